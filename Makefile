@@ -1,0 +1,40 @@
+# eventweave: `make demo` and `make test` are the two commands a fresh clone needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,local]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(PY) -m examples.tour
+
+lint: install
+	$(VENV)/bin/ruff check eventweave tests bench examples
+	$(VENV)/bin/ruff format --check eventweave
+
+typecheck: install
+	$(VENV)/bin/mypy eventweave
+
+unit: install
+	$(VENV)/bin/pytest -q -n 2
+
+test: lint typecheck unit
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,163 @@
+"""DynamoDB Streams handler: typed images, dispatch by event name, checkpoint at the first failure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from .base import IGNORED, BaseHandler, Poison
+from .context import RecordContext, trace_from_payload
+
+__all__ = ["Change", "DynamoDBRecordContext", "DynamoDBStreamHandler"]
+
+M = TypeVar("M")
+EventName = Literal["INSERT", "MODIFY", "REMOVE"]
+
+_deserializer: Any = None
+
+
+def _deserialize(image: dict[str, Any]) -> dict[str, Any]:
+    global _deserializer  # noqa: PLW0603 - one deserializer per process, built on first use
+    if _deserializer is None:
+        # Powertools ships boto3's TypeDeserializer without importing boto3 (~190 ms saved on a cold start).
+        from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
+
+        _deserializer = TypeDeserializer()
+    return {name: _deserializer.deserialize(value) for name, value in image.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Change(Generic[M]):
+    """One item change: ``new`` for INSERT/MODIFY, ``old`` for MODIFY/REMOVE (when the stream view has images)."""
+
+    event_name: EventName
+    keys: dict[str, Any]
+    new: M | None
+    old: M | None
+
+
+class DynamoDBRecordContext(RecordContext):
+    """Context of a DynamoDB stream record; ``record_id`` is its sequence number, ``event_type`` its event name."""
+
+    __slots__ = ()
+
+    @property
+    def event_name(self) -> str | None:
+        return self.event_type
+
+    @property
+    def sequence_number(self) -> str:
+        return self.record_id
+
+    @property
+    def stream_view_type(self) -> str | None:
+        dynamodb = self.record.get("dynamodb")
+        view = dynamodb.get("StreamViewType") if isinstance(dynamodb, dict) else None
+        return view if isinstance(view, str) else None
+
+
+class DynamoDBStreamHandler(BaseHandler[M]):
+    """Handler for a DynamoDB stream. Images are deserialized and validated against the model.
+
+    Override ``on_insert(new, ctx)``, ``on_modify(new, old, ctx)`` and/or ``on_remove(old, ctx)``; events without a
+    method are counted as ignored. Or override ``handle(change, ctx)`` to see every :class:`Change`. Order and
+    checkpointing are as for Kinesis. Items written with :func:`eventweave.handlers.publish.stamp` carry the trace,
+    so a function that writes back to the table it consumes is stopped by the recursion guard.
+
+    Example::
+
+        class Project(DynamoDBStreamHandler[AccountEvent]):
+            def on_insert(self, event: AccountEvent, ctx: DynamoDBRecordContext) -> None:
+                balances.apply(event)
+
+        handler = Project.lambda_handler()
+    """
+
+    source: ClassVar[str] = "dynamodb"
+    event_source_name: ClassVar[str] = "aws:dynamodb"
+    mode = "stream"
+    partial_batch_response: ClassVar[bool] = True
+
+    def handle(self, message: Change[M], ctx: DynamoDBRecordContext) -> Any:  # type: ignore[override]
+        if message.event_name == "INSERT":
+            return self.on_insert(message.new, ctx) if message.new is not None else IGNORED
+        if message.event_name == "MODIFY":
+            if message.new is None and message.old is None:
+                return IGNORED  # a KEYS_ONLY stream: override handle() to work from keys
+            return self.on_modify(message.new, message.old, ctx)
+        return self.on_remove(message.old, ctx) if message.old is not None else IGNORED
+
+    def on_insert(self, new: M, ctx: DynamoDBRecordContext) -> Any:
+        return IGNORED
+
+    def on_modify(self, new: M | None, old: M | None, ctx: DynamoDBRecordContext) -> Any:
+        return IGNORED
+
+    def on_remove(self, old: M, ctx: DynamoDBRecordContext) -> Any:
+        return IGNORED
+
+    def __call__(self, event: Any, context: Any) -> dict[str, list[dict[str, str]]]:
+        records = event.get("Records") if isinstance(event, dict) else None
+        if not isinstance(records, list):
+            self._malformed_event(event, "no 'Records' list")
+            return {"batchItemFailures": []}
+        failures, counts, _ = self._run(records, context)
+        self._finish(counts, failures[:1], len(records))
+        return {"batchItemFailures": [{"itemIdentifier": f} for f in failures[:1] if f is not None]}
+
+    def _record_id(self, raw: Any) -> str | None:
+        seq = raw["dynamodb"]["SequenceNumber"]
+        return seq if isinstance(seq, str) and seq else None
+
+    def _decode(self, raw: Any, lambda_context: Any) -> tuple[DynamoDBRecordContext, Any, str]:
+        body = raw["dynamodb"]
+        seq = body["SequenceNumber"]
+        event_name = raw["eventName"]
+        if not isinstance(seq, str) or not seq:
+            raise TypeError("the record has no dynamodb.SequenceNumber")
+        event_id = raw.get("eventID")
+        ctx = DynamoDBRecordContext(
+            raw,
+            seq,
+            event_id if isinstance(event_id, str) else seq,
+            "aws:dynamodb",
+            lambda_context,
+            event_type=event_name if isinstance(event_name, str) else None,
+        )
+        if event_name not in ("INSERT", "MODIFY", "REMOVE"):
+            raise Poison(
+                "malformed-record",
+                ValueError(f"eventName {event_name!r} of {seq} is not INSERT, MODIFY or REMOVE"),
+                ctx,
+            )
+        try:
+            keys = _deserialize(body.get("Keys") or {})
+            new_raw = body.get("NewImage")
+            old_raw = body.get("OldImage")
+            new_image = _deserialize(new_raw) if isinstance(new_raw, dict) else None
+            old_image = _deserialize(old_raw) if isinstance(old_raw, dict) else None
+        except Exception as error:
+            raise Poison(
+                "malformed-record", ValueError(f"images of {seq} are not DynamoDB JSON: {error}"), ctx
+            ) from None
+        if new_image is not None:
+            trace = trace_from_payload(new_image)
+            if trace is not None:
+                ctx.correlation_id = trace[0] or ctx.message_id
+                ctx.causation_id, ctx.hops = trace[1], trace[2]
+        if old_image is not None:
+            old_image.pop("__context", None)
+        self._guard(ctx)
+        validate = self._validator_.from_python
+        from pydantic import ValidationError
+
+        try:
+            change: Change[Any] = Change(
+                event_name=event_name,
+                keys=keys,
+                new=validate(new_image) if new_image is not None else None,
+                old=validate(old_image) if old_image is not None else None,
+            )
+        except ValidationError as error:
+            raise Poison("validation-error", error, ctx) from None
+        return ctx, change, "handle"
