@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import SchemaValidator
 
-from .context import RecordContext, _current
+from .context import RecordContext, _local
 from .errors import BatchFailedError, ConfigurationError, PermanentError, RecordFailedError
 from .idempotency import Idempotency, IdempotencyStore, KeyState
-from .observability import BatchCounts, emit_metrics, make_logger, make_metrics
+from .observability import BatchCounts, BatchMetrics, flush_user_metrics, make_logger, make_metrics
 from .poison import DeadLetter, PoisonEntry
 from .settings import Settings
 
@@ -89,8 +90,12 @@ class _Validator:
 
 def _validator(type_: Any) -> _Validator:
     if isinstance(type_, type) and issubclass(type_, BaseModel):
-        # The model's own validators are the fast path: no TypeAdapter indirection per record.
-        return _Validator(type_, type_.model_validate_json, type_.model_validate)
+        # The model's compiled validator is the fast path: model_validate_json() is a Python wrapper around exactly
+        # this call, and its frame costs as much per record as the rest of eventweave's bookkeeping.
+        core = type_.__pydantic_validator__
+        if isinstance(core, SchemaValidator):
+            return _Validator(type_, core.validate_json, core.validate_python)
+        return _Validator(type_, type_.model_validate_json, type_.model_validate)  # defer_build: not compiled yet
     if type_ is Any or type_ is None:
         return _Validator(Any, json.loads, lambda value: value)
     adapter: TypeAdapter[Any] = TypeAdapter(type_)
@@ -174,6 +179,7 @@ class BaseHandler(Generic[M]):
         self.settings = settings if settings is not None else Settings.from_env()
         self.logger: Logger = make_logger(self.settings.service)
         self.metrics: Metrics = make_metrics(self.settings.namespace, self.settings.service)
+        self.batch_metrics = BatchMetrics(self.settings.namespace, self.settings.service)
         self.dead_letter = DeadLetter(self.settings.dlq, function_name=self.settings.function_name)
         self.hop_limit = self.max_hops if self.max_hops is not None else self.settings.max_hops
         self.store: IdempotencyStore | None = None
@@ -327,6 +333,14 @@ class BaseHandler(Generic[M]):
             group_id=self._group(raw) if isinstance(raw, dict) else None,
         )
 
+    def _decode_or_poison(self, raw: Any, lambda_context: Any) -> tuple[RecordContext, Any, str] | Poison:
+        try:
+            return self._decode(raw, lambda_context)
+        except Poison as poison:
+            return poison
+        except Exception as error:  # a shape we cannot read at all is poison too, never a crash
+            return Poison("malformed-record", error)
+
     def _safe_record_id(self, raw: Any) -> str | None:
         try:
             return self._record_id(raw)
@@ -338,28 +352,22 @@ class BaseHandler(Generic[M]):
     ) -> tuple[list[str | None], BatchCounts, Any]:
         """Process ``records``; return the ids the source must retry (batch order), the counts and the last result."""
         counts = BatchCounts()
-        decoded: list[tuple[RecordContext, Any, str] | Poison] = []
-        for raw in records:
-            try:
-                decoded.append(self._decode(raw, lambda_context))
-            except Poison as poison:
-                decoded.append(poison)
-            except Exception as error:  # a shape we cannot read at all is poison too, never a crash
-                decoded.append(Poison("malformed-record", error))
-
-        keys: list[str | None] = [None] * len(decoded)
+        keys: list[str | None] | None = None
         states: dict[str, KeyState] = {}
         store = self.store
+        items: list[tuple[RecordContext, Any, str] | Poison] | None = None
         if store is not None:
-            for i, item in enumerate(decoded):
-                if isinstance(item, Poison):
+            # Idempotency needs every key up front for the single BatchGetItem pre-check. Without it records are
+            # decoded while handled: holding 10,000 validated models at once costs more in GC than validating them.
+            items = [self._decode_or_poison(raw, lambda_context) for raw in records]
+            keys = [None] * len(items)
+            for i, decoded in enumerate(items):
+                if isinstance(decoded, Poison):
                     continue
                 try:
-                    keys[i] = self._key(item[1], item[0])
-                except PermanentError as error:
-                    decoded[i] = Poison("permanent-error", error, item[0])
+                    keys[i] = self._key(decoded[1], decoded[0])
                 except Exception as error:
-                    decoded[i] = Poison("permanent-error", error, item[0])
+                    items[i] = Poison("permanent-error", error, decoded[0])
             try:
                 states = store.precheck(k for k in keys if k is not None)
             except Exception:  # the pre-check only saves writes; the per-record lock still protects
@@ -375,104 +383,123 @@ class BaseHandler(Generic[M]):
         result: Any = None
         immediate = mode != "independent"  # ordering rules need to know at once whether poison is safe
         group: str | None = None
-        for i, item in enumerate(decoded):
-            raw = records[i]
-            if mode == "fifo":
-                group = self._group(raw)
-                if group is not None and group in blocked_groups:
-                    failures.append(self._safe_record_id(raw))
-                    counts.failed += 1
-                    continue
-            if isinstance(item, Poison):
-                entry = self._poison_entry(raw, i, item)
-                self._log_poison(entry)
-                if item.reason == "recursion-limit":
-                    counts.recursion_stopped += 1
-                if immediate:
-                    if self.dead_letter.send([entry])[0]:
-                        counts.poison += 1
-                        continue
-                    if self._failed(entry.record_id, failures, counts, mode, group, blocked_groups):
-                        break
+        decode = self._decode
+        handle = self.handle
+        local = _local
+        previous = local.record
+        processed = 0
+        item: tuple[RecordContext, Any, str] | Poison
+        try:
+            for i, raw in enumerate(records):
+                if items is None:
+                    try:
+                        item = decode(raw, lambda_context)
+                    except Poison as poison:
+                        item = poison
+                    except Exception as error:  # a shape we cannot read at all is poison too, never a crash
+                        item = Poison("malformed-record", error)
                 else:
-                    deferred.append((i, entry))
-                continue
-
-            ctx, value, method = item
-            key = keys[i]
-            if key is not None:
-                assert store is not None
-                if key in completed_here or states.get(key) == "completed":
-                    counts.duplicate += 1
+                    item = items[i]
+                if mode == "fifo":
+                    group = self._group(raw)
+                    if group is not None and group in blocked_groups:
+                        failures.append(self._safe_record_id(raw))
+                        counts.failed += 1
+                        continue
+                if isinstance(item, Poison):
+                    entry = self._poison_entry(raw, i, item)
+                    self._log_poison(entry)
+                    if item.reason == "recursion-limit":
+                        counts.recursion_stopped += 1
+                    if immediate:
+                        if self.dead_letter.send([entry])[0]:
+                            counts.poison += 1
+                            continue
+                        if self._failed(entry.record_id, failures, counts, mode, group, blocked_groups):
+                            break
+                    else:
+                        deferred.append((i, entry))
                     continue
-                if states.get(key) == "in-progress":
-                    _internal_log.info(
-                        "record %s: key %s is being processed by another invocation; retrying later", ctx.record_id, key
-                    )
+
+                ctx, value, method = item
+                key = keys[i] if keys is not None else None
+                if key is not None:
+                    assert store is not None
+                    if key in completed_here or states.get(key) == "completed":
+                        counts.duplicate += 1
+                        continue
+                    if states.get(key) == "in-progress":
+                        _internal_log.info(
+                            "record %s: key %s is being processed by another invocation; retrying later",
+                            ctx.record_id,
+                            key,
+                        )
+                        if self._failed(ctx.record_id, failures, counts, mode, group, blocked_groups):
+                            break
+                        continue
+                    try:
+                        state = store.acquire(key, remaining_ms=ctx.remaining_time_ms())
+                    except Exception:
+                        self.logger.exception(
+                            "record %s: could not lock idempotency key %s in %s; it will be retried",
+                            ctx.record_id,
+                            key,
+                            store.table,
+                        )
+                        state = "in-progress"
+                    if state == "completed":
+                        counts.duplicate += 1
+                        completed_here.add(key)
+                        continue
+                    if state == "in-progress":
+                        if self._failed(ctx.record_id, failures, counts, mode, group, blocked_groups):
+                            break
+                        continue
+
+                # Stays set while failures are logged below, so those lines carry the correlation id too.
+                local.record = ctx
+                try:
+                    result = handle(value, ctx) if method == "handle" else getattr(self, method)(value, ctx)
+                except PermanentError as error:
+                    if key is not None:
+                        self._release(key)
+                    entry = self._poison_entry(raw, i, Poison("permanent-error", error, ctx))
+                    self._log_poison(entry)
+                    if immediate:
+                        if self.dead_letter.send([entry])[0]:
+                            counts.poison += 1
+                            continue
+                        if self._failed(ctx.record_id, failures, counts, mode, group, blocked_groups):
+                            break
+                    else:
+                        deferred.append((i, entry))
+                    continue
+                except Exception:
+                    if key is not None:
+                        self._release(key)
+                    self.logger.exception("record %s failed; the source will retry it", ctx.record_id)
                     if self._failed(ctx.record_id, failures, counts, mode, group, blocked_groups):
                         break
                     continue
-                try:
-                    state = store.acquire(key, remaining_ms=ctx.remaining_time_ms())
-                except Exception:
-                    self.logger.exception(
-                        "record %s: could not lock idempotency key %s in %s; it will be retried",
-                        ctx.record_id,
-                        key,
-                        store.table,
-                    )
-                    state = "in-progress"
-                if state == "completed":
-                    counts.duplicate += 1
+                if result is IGNORED:
+                    counts.ignored += 1
+                else:
+                    processed += 1
+                if key is not None:
                     completed_here.add(key)
-                    continue
-                if state == "in-progress":
-                    if self._failed(ctx.record_id, failures, counts, mode, group, blocked_groups):
-                        break
-                    continue
-
-            token = _current.set(ctx)
-            try:
-                result = getattr(self, method)(value, ctx)
-            except PermanentError as error:
-                if key is not None:
-                    self._release(key)
-                entry = self._poison_entry(raw, i, Poison("permanent-error", error, ctx))
-                self._log_poison(entry)
-                if immediate:
-                    if self.dead_letter.send([entry])[0]:
-                        counts.poison += 1
-                        continue
-                    if self._failed(ctx.record_id, failures, counts, mode, group, blocked_groups):
-                        break
-                else:
-                    deferred.append((i, entry))
-                continue
-            except Exception:
-                if key is not None:
-                    self._release(key)
-                self.logger.exception("record %s failed; the source will retry it", ctx.record_id)
-                if self._failed(ctx.record_id, failures, counts, mode, group, blocked_groups):
-                    break
-                continue
-            finally:
-                _current.reset(token)
-            if result is IGNORED:
-                counts.ignored += 1
-            else:
-                counts.processed += 1
-            if key is not None:
-                completed_here.add(key)
-                try:
-                    store.complete(key)  # type: ignore[union-attr]
-                except Exception:
-                    # The side effect happened: retrying would repeat it. The lock expires with the invocation.
-                    self.logger.exception(
-                        "record %s processed but its idempotency key %s could not be marked "
-                        "COMPLETED; a redelivery after the lock expires would run again",
-                        ctx.record_id,
-                        key,
-                    )
+                    try:
+                        store.complete(key)  # type: ignore[union-attr]
+                    except Exception:
+                        # The side effect happened: retrying would repeat it. The lock expires with the invocation.
+                        self.logger.exception(
+                            "record %s processed but its idempotency key %s could not be marked "
+                            "COMPLETED; a redelivery after the lock expires would run again",
+                            ctx.record_id,
+                            key,
+                        )
+        finally:
+            local.record = previous
+        counts.processed += processed
 
         if deferred:
             delivered = self.dead_letter.send([entry for _, entry in deferred])
@@ -523,7 +550,8 @@ class BaseHandler(Generic[M]):
     def _finish(self, counts: BatchCounts, failures: list[str | None], size: int) -> None:
         """Emit metrics; raise when nothing in the batch succeeded and Lambda must retry it whole."""
         try:
-            emit_metrics(self.metrics, counts)
+            self.batch_metrics.emit(counts)
+            flush_user_metrics(self.metrics)
         except Exception:
             _internal_log.warning("could not emit metrics", exc_info=True)
         if failures and (len(failures) >= size or None in failures):
@@ -553,7 +581,7 @@ class BaseHandler(Generic[M]):
         self._log_poison(entry)
         delivered = self.dead_letter.send([entry])[0]
         try:
-            emit_metrics(self.metrics, BatchCounts(poison=int(delivered), failed=int(not delivered)))
+            self.batch_metrics.emit(BatchCounts(poison=int(delivered), failed=int(not delivered)))
         except Exception:
             _internal_log.warning("could not emit metrics", exc_info=True)
         if not delivered:

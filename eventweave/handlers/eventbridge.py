@@ -16,8 +16,6 @@ M = TypeVar("M")
 class EventBridgeRecordContext(RecordContext):
     """Context of an EventBridge event; ``event_type`` is its ``detail-type``."""
 
-    __slots__ = ()
-
     @property
     def detail_type(self) -> str | None:
         return self.event_type

@@ -16,8 +16,6 @@ M = TypeVar("M")
 class SnsRecordContext(RecordContext):
     """Context of an SNS notification; adds subject, topic ARN and timestamp."""
 
-    __slots__ = ()
-
     @property
     def sns(self) -> dict[str, Any]:
         sns = self.record.get("Sns")

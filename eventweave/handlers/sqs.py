@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, TypeVar
 
 from .base import BaseHandler, Mode, Poison
-from .context import SqsRecordContext, trace_from_attributes
+from .context import ATTR_CORRELATION, ATTR_HOPS, SqsRecordContext, trace_from_attributes
 from .envelopes import unwrap_text
 
 __all__ = ["SqsFifoHandler", "SqsHandler", "SqsRecordContext"]
@@ -73,10 +73,24 @@ class SqsHandler(BaseHandler[M]):
             raise TypeError("the record has no messageId")
         attrs = raw.get("messageAttributes")
         if not isinstance(body, str):
-            ctx = SqsRecordContext(raw, record_id, record_id, "aws:sqs", lambda_context)
+            ctx = SqsRecordContext(raw, record_id, lambda_context=lambda_context)
             raise Poison(
                 "malformed-record", TypeError(f"body of {record_id} is {type(body).__name__}, not a string"), ctx
             )
+        if (
+            '"TopicArn"' not in body
+            and '"detail-type"' not in body
+            and not (attrs and (ATTR_HOPS in attrs or ATTR_CORRELATION in attrs))
+            and not self._routes_
+        ):
+            # The common case (a producer's JSON, no envelope, no trace): build the context at the least cost.
+            ctx = SqsRecordContext._fast(raw, record_id, lambda_context)
+            if attrs:
+                ctx.raw_attributes = attrs
+            try:
+                return ctx, self._validator_.from_json(body), "handle"
+            except ValueError as error:  # pydantic's ValidationError is a ValueError too
+                raise Poison("validation-error", error, ctx) from None
         unwrapped = unwrap_text(body)
         if unwrapped is None:
             corr, cause, hops = trace_from_attributes(attrs) if attrs else (None, None, 0)
