@@ -102,6 +102,33 @@ def _validator(type_: Any) -> _Validator:
     return _Validator(type_, adapter.validate_json, adapter.validate_python)
 
 
+class _Batch:
+    """What the engine tracks while it goes through one invocation's records."""
+
+    __slots__ = (
+        "blocked_groups",
+        "completed_here",
+        "counts",
+        "deferred",
+        "failures",
+        "keys",
+        "mode",
+        "result",
+        "states",
+    )
+
+    def __init__(self, mode: Mode) -> None:
+        self.mode: Mode = mode
+        self.counts = BatchCounts()
+        self.failures: list[str | None] = []
+        self.deferred: list[PoisonEntry] = []
+        self.blocked_groups: set[str] = set()
+        self.completed_here: set[str] = set()
+        self.keys: list[str | None] | None = None
+        self.states: dict[str, KeyState] = {}
+        self.result: Any = None
+
+
 @dataclass(frozen=True, slots=True)
 class HandlerContract:
     """What a handler class promises, read by the CDK patterns so infrastructure matches code.
@@ -150,7 +177,7 @@ class BaseHandler(Generic[M]):
             if isinstance(origin, type) and issubclass(origin, BaseHandler):
                 args = get_args(base)
                 if args and not isinstance(args[0], TypeVar):
-                    cls._validator_ = _validator(args[0])
+                    cls._validator_ = _validator(cls._payload_type(args[0]))
         routes = dict(cls._routes_)
         for name, member in vars(cls).items():
             event_types = getattr(member, "__eventweave_routes__", None)
@@ -174,6 +201,11 @@ class BaseHandler(Generic[M]):
                         f"{cls.__name__}.idempotency key field {field!r} is not a field of {model.__name__}; "
                         f"use one of {sorted(model_fields)} or a function of (model, ctx)"
                     )
+
+    @classmethod
+    def _payload_type(cls, declared: Any) -> Any:
+        """The type records are validated against, given the one the subclass declared (destinations wrap it)."""
+        return declared
 
     def __init__(self, *, settings: Settings | None = None) -> None:
         self.settings = settings if settings is not None else Settings.from_env()
@@ -351,16 +383,15 @@ class BaseHandler(Generic[M]):
         self, records: list[Any], lambda_context: Any, mode: Mode | None = None
     ) -> tuple[list[str | None], BatchCounts, Any]:
         """Process ``records``; return the ids the source must retry (batch order), the counts and the last result."""
-        counts = BatchCounts()
-        keys: list[str | None] | None = None
-        states: dict[str, KeyState] = {}
+        batch = _Batch(mode or self.mode)
         store = self.store
         items: list[tuple[RecordContext, Any, str] | Poison] | None = None
         if store is not None:
             # Idempotency needs every key up front for the single BatchGetItem pre-check. Without it records are
             # decoded while handled: holding 10,000 validated models at once costs more in GC than validating them.
             items = [self._decode_or_poison(raw, lambda_context) for raw in records]
-            keys = [None] * len(items)
+            keys: list[str | None] = [None] * len(items)
+            batch.keys = keys
             for i, decoded in enumerate(items):
                 if isinstance(decoded, Poison):
                     continue
@@ -369,163 +400,134 @@ class BaseHandler(Generic[M]):
                 except Exception as error:
                     items[i] = Poison("permanent-error", error, decoded[0])
             try:
-                states = store.precheck(k for k in keys if k is not None)
+                batch.states = store.precheck(k for k in keys if k is not None)
             except Exception:  # the pre-check only saves writes; the per-record lock still protects
                 _internal_log.warning(
                     "idempotency pre-check on %s failed; locking record by record", store.table, exc_info=True
                 )
-
-        failures: list[str | None] = []
-        deferred: list[tuple[int, PoisonEntry]] = []
-        blocked_groups: set[str] = set()
-        completed_here: set[str] = set()
-        mode = mode or self.mode
-        result: Any = None
-        immediate = mode != "independent"  # ordering rules need to know at once whether poison is safe
-        group: str | None = None
-        decode = self._decode
-        handle = self.handle
-        local = _local
-        previous = local.record
-        processed = 0
-        item: tuple[RecordContext, Any, str] | Poison
+        previous = _local.record
         try:
             for i, raw in enumerate(records):
-                if items is None:
-                    try:
-                        item = decode(raw, lambda_context)
-                    except Poison as poison:
-                        item = poison
-                    except Exception as error:  # a shape we cannot read at all is poison too, never a crash
-                        item = Poison("malformed-record", error)
-                else:
-                    item = items[i]
-                if mode == "fifo":
-                    group = self._group(raw)
-                    if group is not None and group in blocked_groups:
-                        failures.append(self._safe_record_id(raw))
-                        counts.failed += 1
-                        continue
-                if isinstance(item, Poison):
-                    entry = self._poison_entry(raw, i, item)
-                    self._log_poison(entry)
-                    if item.reason == "recursion-limit":
-                        counts.recursion_stopped += 1
-                    if immediate:
-                        if self.dead_letter.send([entry])[0]:
-                            counts.poison += 1
-                            continue
-                        if self._failed(entry.record_id, failures, counts, mode, group, blocked_groups):
-                            break
-                    else:
-                        deferred.append((i, entry))
-                    continue
-
-                ctx, value, method = item
-                key = keys[i] if keys is not None else None
-                if key is not None:
-                    assert store is not None
-                    if key in completed_here or states.get(key) == "completed":
-                        counts.duplicate += 1
-                        continue
-                    if states.get(key) == "in-progress":
-                        _internal_log.info(
-                            "record %s: key %s is being processed by another invocation; retrying later",
-                            ctx.record_id,
-                            key,
-                        )
-                        if self._failed(ctx.record_id, failures, counts, mode, group, blocked_groups):
-                            break
-                        continue
-                    try:
-                        state = store.acquire(key, remaining_ms=ctx.remaining_time_ms())
-                    except Exception:
-                        self.logger.exception(
-                            "record %s: could not lock idempotency key %s in %s; it will be retried",
-                            ctx.record_id,
-                            key,
-                            store.table,
-                        )
-                        state = "in-progress"
-                    if state == "completed":
-                        counts.duplicate += 1
-                        completed_here.add(key)
-                        continue
-                    if state == "in-progress":
-                        if self._failed(ctx.record_id, failures, counts, mode, group, blocked_groups):
-                            break
-                        continue
-
-                # Stays set while failures are logged below, so those lines carry the correlation id too.
-                local.record = ctx
-                try:
-                    result = handle(value, ctx) if method == "handle" else getattr(self, method)(value, ctx)
-                except PermanentError as error:
-                    if key is not None:
-                        self._release(key)
-                    entry = self._poison_entry(raw, i, Poison("permanent-error", error, ctx))
-                    self._log_poison(entry)
-                    if immediate:
-                        if self.dead_letter.send([entry])[0]:
-                            counts.poison += 1
-                            continue
-                        if self._failed(ctx.record_id, failures, counts, mode, group, blocked_groups):
-                            break
-                    else:
-                        deferred.append((i, entry))
-                    continue
-                except Exception:
-                    if key is not None:
-                        self._release(key)
-                    self.logger.exception("record %s failed; the source will retry it", ctx.record_id)
-                    if self._failed(ctx.record_id, failures, counts, mode, group, blocked_groups):
-                        break
-                    continue
-                if result is IGNORED:
-                    counts.ignored += 1
-                else:
-                    processed += 1
-                if key is not None:
-                    completed_here.add(key)
-                    try:
-                        store.complete(key)  # type: ignore[union-attr]
-                    except Exception:
-                        # The side effect happened: retrying would repeat it. The lock expires with the invocation.
-                        self.logger.exception(
-                            "record %s processed but its idempotency key %s could not be marked "
-                            "COMPLETED; a redelivery after the lock expires would run again",
-                            ctx.record_id,
-                            key,
-                        )
+                item = items[i] if items is not None else self._decode_or_poison(raw, lambda_context)
+                if self._process(batch, i, raw, item):
+                    break
         finally:
-            local.record = previous
-        counts.processed += processed
+            _local.record = previous
+        self._flush_deferred(batch)
+        return batch.failures, batch.counts, batch.result
 
-        if deferred:
-            delivered = self.dead_letter.send([entry for _, entry in deferred])
-            for (_, entry), ok in zip(deferred, delivered, strict=True):
-                if ok:
-                    counts.poison += 1
-                else:
-                    failures.append(entry.record_id)
-                    counts.failed += 1
-        return failures, counts, result
+    def _process(self, batch: _Batch, i: int, raw: Any, item: tuple[RecordContext, Any, str] | Poison) -> bool:
+        """Apply the engine's rules to one decoded record; ``True`` when the batch must stop here."""
+        mode = batch.mode
+        group: str | None = None
+        if mode == "fifo":
+            group = self._group(raw)
+            if group is not None and group in batch.blocked_groups:
+                batch.failures.append(self._safe_record_id(raw))
+                batch.counts.failed += 1
+                return False
+        if isinstance(item, Poison):
+            if item.reason == "recursion-limit":
+                batch.counts.recursion_stopped += 1
+            return self._poison(batch, i, raw, item, group)
+
+        ctx, value, method = item
+        key = batch.keys[i] if batch.keys is not None else None
+        store = self.store
+        if key is not None:
+            assert store is not None
+            state = "completed" if key in batch.completed_here else batch.states.get(key, "new")
+            if state == "new":
+                try:
+                    state = store.acquire(key, remaining_ms=ctx.remaining_time_ms())
+                except Exception:
+                    self.logger.exception(
+                        "record %s: could not lock idempotency key %s in %s; it will be retried",
+                        ctx.record_id,
+                        key,
+                        store.table,
+                    )
+                    state = "in-progress"
+            if state == "completed":
+                batch.counts.duplicate += 1
+                batch.completed_here.add(key)
+                return False
+            if state == "in-progress":
+                _internal_log.info(
+                    "record %s: key %s is being processed by another invocation; it will be retried",
+                    ctx.record_id,
+                    key,
+                )
+                return self._failed(batch, ctx.record_id, group)
+
+        # Stays set while a failure is logged, so those lines carry the correlation id too.
+        _local.record = ctx
+        try:
+            result = getattr(self, method)(value, ctx)
+        except Exception as error:
+            if key is not None:
+                self._release(key)
+            return self._handle_error(batch, i, raw, ctx, error, group)
+        if result is IGNORED:
+            batch.counts.ignored += 1
+            batch.result = None  # Lambda must be able to serialise what a single-record handler returns
+        else:
+            batch.counts.processed += 1
+            batch.result = result
+        if key is not None:
+            batch.completed_here.add(key)
+            try:
+                store.complete(key)  # type: ignore[union-attr]
+            except Exception:
+                # The side effect happened: retrying would repeat it. The lock expires with the invocation.
+                self.logger.exception(
+                    "record %s processed but its idempotency key %s could not be marked COMPLETED; "
+                    "a redelivery after the lock expires would run again",
+                    ctx.record_id,
+                    key,
+                )
+        return False
+
+    def _handle_error(
+        self, batch: _Batch, i: int, raw: Any, ctx: RecordContext, error: Exception, group: str | None
+    ) -> bool:
+        """A record's ``handle`` raised: poison for :class:`PermanentError`, a retryable failure otherwise."""
+        if isinstance(error, PermanentError):
+            return self._poison(batch, i, raw, Poison("permanent-error", error, ctx), group)
+        self.logger.exception("record %s failed; the source will retry it", ctx.record_id, exc_info=error)
+        return self._failed(batch, ctx.record_id, group)
+
+    def _poison(self, batch: _Batch, i: int, raw: Any, poison: Poison, group: str | None) -> bool:
+        entry = self._poison_entry(raw, i, poison)
+        self._log_poison(entry)
+        if batch.mode == "independent":
+            batch.deferred.append(entry)  # sent together at the end: one SendMessageBatch per 10
+            return False
+        # Ordering rules (FIFO groups, stream checkpoints) must know now whether the poison is safely stored.
+        if self.dead_letter.send([entry])[0]:
+            batch.counts.poison += 1
+            return False
+        return self._failed(batch, entry.record_id, group)
 
     @staticmethod
-    def _failed(
-        record_id: str | None,
-        failures: list[str | None],
-        counts: BatchCounts,
-        mode: Mode,
-        group: str | None,
-        blocked_groups: set[str],
-    ) -> bool:
+    def _failed(batch: _Batch, record_id: str | None, group: str | None) -> bool:
         """Record a retryable failure; ``True`` when the batch must stop here (streams, single records)."""
-        failures.append(record_id)
-        counts.failed += 1
-        if mode == "fifo" and group is not None:
-            blocked_groups.add(group)
-        return mode in ("stream", "single")
+        batch.failures.append(record_id)
+        batch.counts.failed += 1
+        if batch.mode == "fifo" and group is not None:
+            batch.blocked_groups.add(group)
+        return batch.mode in ("stream", "single")
+
+    def _flush_deferred(self, batch: _Batch) -> None:
+        if not batch.deferred:
+            return
+        delivered = self.dead_letter.send(batch.deferred)
+        for entry, ok in zip(batch.deferred, delivered, strict=True):
+            if ok:
+                batch.counts.poison += 1
+            else:
+                batch.failures.append(entry.record_id)
+                batch.counts.failed += 1
 
     def _release(self, key: str) -> None:
         assert self.store is not None
@@ -544,7 +546,13 @@ class BaseHandler(Generic[M]):
             type(entry.error).__name__,
             str(entry.error)[:1000],
             where,
-            extra={"poison_reason": entry.reason, "record_id": entry.record_id, "correlation_id": entry.correlation_id},
+            extra={
+                "poison_reason": entry.reason,
+                "record_id": entry.record_id,
+                "correlation_id": entry.correlation_id,
+                "message_id": entry.message_id,
+                "hops": entry.hops,
+            },
         )
 
     def _finish(self, counts: BatchCounts, failures: list[str | None], size: int) -> None:

@@ -12,7 +12,7 @@ A record without metadata starts a new chain: its correlation id is its own mess
 from __future__ import annotations
 
 import threading
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 __all__ = [
     "ATTR_CAUSATION",
@@ -60,19 +60,21 @@ class RecordContext:
                 raise TimeoutError("not enough time left; let the source retry")
     """
 
-    # Instances are built once per record on the hot path, so only what differs from these defaults is stored.
-    source: str = "unknown"
-    causation_id: str | None = None
-    hops: int = 0
-    event_type: str | None = None
-    raw_attributes: dict[str, Any] | None = None
-    _message_id: str | None = None
-    _correlation_id: str | None = None
-    _attributes: dict[str, str] | None = None
+    __slots__ = (
+        "_attributes",
+        "_correlation_id",
+        "_message_id",
+        "causation_id",
+        "event_type",
+        "hops",
+        "lambda_context",
+        "raw_attributes",
+        "record",
+        "record_id",
+        "source",
+    )
 
-    record: dict[str, Any]
-    record_id: str
-    lambda_context: Any
+    default_source: ClassVar[str] = "unknown"
 
     def __init__(
         self,
@@ -90,20 +92,14 @@ class RecordContext:
         self.record = record
         self.record_id = record_id
         self.lambda_context = lambda_context
-        if message_id is not None and message_id != record_id:
-            self._message_id = message_id
-        if source is not None:
-            self.source = source
-        if correlation_id:
-            self._correlation_id = correlation_id
-        if causation_id:
-            self.causation_id = causation_id
-        if hops:
-            self.hops = hops
-        if event_type is not None:
-            self.event_type = event_type
-        if raw_attributes:
-            self.raw_attributes = raw_attributes
+        self._message_id = message_id if message_id != record_id else None
+        self.source = source or self.default_source
+        self._correlation_id = correlation_id or None
+        self.causation_id = causation_id or None
+        self.hops = hops
+        self.event_type = event_type
+        self.raw_attributes = raw_attributes or None
+        self._attributes: dict[str, str] | None = None
 
     @classmethod
     def _fast(cls, record: dict[str, Any], record_id: str, lambda_context: Any) -> Self:
@@ -112,6 +108,10 @@ class RecordContext:
         ctx.record = record
         ctx.record_id = record_id
         ctx.lambda_context = lambda_context
+        ctx._message_id = ctx._correlation_id = ctx.causation_id = ctx.event_type = ctx.raw_attributes = None
+        ctx._attributes = None
+        ctx.hops = 0
+        ctx.source = cls.default_source
         return ctx
 
     @property
@@ -157,7 +157,8 @@ _new = object.__new__
 class SqsRecordContext(RecordContext):
     """Context of an SQS record; adds FIFO group and receive count."""
 
-    source = "aws:sqs"
+    __slots__ = ()
+    default_source = "aws:sqs"
 
     @property
     def group_id(self) -> str | None:
@@ -174,7 +175,7 @@ class SqsRecordContext(RecordContext):
 
 
 def _flatten_attributes(raw: dict[str, Any] | None) -> dict[str, str]:
-    if not raw:
+    if not raw or not isinstance(raw, dict):
         return {}
     out: dict[str, str] = {}
     for name, value in raw.items():
@@ -205,6 +206,8 @@ def trace_from_attributes(raw: dict[str, Any] | None) -> tuple[str | None, str |
     except ValueError:
         # A corrupt counter must not reset a loop to zero: treat it as maximal so the guard trips.
         hops = 1 << 30
+    if hops < 0:
+        hops = 1 << 30
     return attribute_value(raw, ATTR_CORRELATION), attribute_value(raw, ATTR_CAUSATION), hops
 
 
@@ -220,6 +223,8 @@ def trace_from_payload(payload: dict[str, Any]) -> tuple[str | None, str | None,
         # DynamoDB images deserialize numbers as Decimal, JSON as int: int() takes both.
         hops = 1 << 30 if isinstance(raw_hops, bool) else int(raw_hops)
     except (TypeError, ValueError, ArithmeticError):
+        hops = 1 << 30
+    if hops < 0:
         hops = 1 << 30
     corr, cause = meta.get("correlationId"), meta.get("causationId")
     return (corr if isinstance(corr, str) else None, cause if isinstance(cause, str) else None, hops)

@@ -20,9 +20,10 @@ import base64
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .clients import client
+from .context import CONTEXT_KEY, RecordContext, trace_from_payload
 from .invoke import InvokeHandler
 from .sqs import SqsHandler
 
@@ -59,6 +60,15 @@ class DestinationResponseContext(_Model):
     """``Handled`` or ``Unhandled`` on failure; absent on success."""
 
 
+def _strip_trace(data: Any) -> Any:
+    """Drop eventweave's ``__context`` from the original payload so the user's model sees what the producer meant."""
+    if isinstance(data, dict):
+        payload = data.get("requestPayload")
+        if isinstance(payload, dict) and CONTEXT_KEY in payload:
+            data = {**data, "requestPayload": {k: v for k, v in payload.items() if k != CONTEXT_KEY}}
+    return data
+
+
 class AsyncInvocationRecord(_Model, Generic[P]):
     """Lambda's destination record for an asynchronous invocation, with the original payload typed as ``P``.
 
@@ -74,6 +84,8 @@ class AsyncInvocationRecord(_Model, Generic[P]):
     request_payload: P = Field(alias="requestPayload")
     response_context: DestinationResponseContext | None = Field(default=None, alias="responseContext")
     response_payload: Any = Field(default=None, alias="responsePayload")
+
+    _strip = model_validator(mode="before")(_strip_trace)
 
     @property
     def succeeded(self) -> bool:
@@ -184,13 +196,25 @@ class DestinationHandler(InvokeHandler[AsyncInvocationRecord[P]], Generic[P]):
 
     source: ClassVar[str] = "lambda-destination"
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        from .base import _validator
+    @classmethod
+    def _payload_type(cls, declared: Any) -> Any:
+        if isinstance(declared, type) and issubclass(declared, AsyncInvocationRecord):
+            return declared
+        return AsyncInvocationRecord[declared]
 
-        payload = cls._validator_.type_
-        if not (isinstance(payload, type) and issubclass(payload, AsyncInvocationRecord)):
-            cls._validator_ = _validator(AsyncInvocationRecord[payload])  # type: ignore[valid-type]
+    def _decode(self, raw: Any, lambda_context: Any) -> tuple[RecordContext, Any, str]:
+        ctx, value, method = super()._decode(raw, lambda_context)
+        # The failed invocation's payload carried the chain's trace; the failure consumer continues that chain.
+        payload = raw.get("requestPayload") if isinstance(raw, dict) else None
+        meta = payload.get(CONTEXT_KEY) if isinstance(payload, dict) else None
+        if isinstance(meta, dict):
+            trace = trace_from_payload({CONTEXT_KEY: meta})
+            if trace is not None:
+                ctx.correlation_id = trace[0] or ctx.message_id
+                ctx.causation_id = trace[1]
+                # A destination is a new hop of the same chain; a destination that fails again must stop too.
+                ctx.hops = trace[2] + 1
+        return ctx, value, method
 
 
 class StreamFailureHandler(SqsHandler[StreamFailureRecord]):

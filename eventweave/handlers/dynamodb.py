@@ -39,6 +39,9 @@ class Change(Generic[M]):
 class DynamoDBRecordContext(RecordContext):
     """Context of a DynamoDB stream record; ``record_id`` is its sequence number, ``event_type`` its event name."""
 
+    __slots__ = ()
+    default_source = "aws:dynamodb"
+
     @property
     def event_name(self) -> str | None:
         return self.event_type

@@ -16,6 +16,9 @@ M = TypeVar("M")
 class EventBridgeRecordContext(RecordContext):
     """Context of an EventBridge event; ``event_type`` is its ``detail-type``."""
 
+    __slots__ = ()
+    default_source = "aws:events"
+
     @property
     def detail_type(self) -> str | None:
         return self.event_type

@@ -20,6 +20,9 @@ _CONTEXT_BYTES = f'"{CONTEXT_KEY}"'.encode()
 class KinesisRecordContext(RecordContext):
     """Context of a Kinesis record; ``record_id`` is its sequence number."""
 
+    __slots__ = ()
+    default_source = "aws:kinesis"
+
     @property
     def kinesis(self) -> dict[str, Any]:
         value = self.record.get("kinesis")

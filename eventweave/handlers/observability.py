@@ -28,7 +28,8 @@ class CorrelationFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         ctx = current_record()
-        if ctx is not None:
+        # A line that names its record explicitly (a poison report about another record) keeps what it says.
+        if ctx is not None and not hasattr(record, "correlation_id"):
             record.correlation_id = ctx.correlation_id
             record.message_id = ctx.message_id
             record.hops = ctx.hops

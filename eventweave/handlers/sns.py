@@ -16,6 +16,9 @@ M = TypeVar("M")
 class SnsRecordContext(RecordContext):
     """Context of an SNS notification; adds subject, topic ARN and timestamp."""
 
+    __slots__ = ()
+    default_source = "aws:sns"
+
     @property
     def sns(self) -> dict[str, Any]:
         sns = self.record.get("Sns")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
-from .base import BaseHandler, Mode, Poison
-from .context import ATTR_CORRELATION, ATTR_HOPS, SqsRecordContext, trace_from_attributes
+from .base import IGNORED, BaseHandler, Mode, Poison, _Batch
+from .context import ATTR_CORRELATION, ATTR_HOPS, SqsRecordContext, _local, _new, trace_from_attributes
 from .envelopes import unwrap_text
+from .observability import BatchCounts
 
 __all__ = ["SqsFifoHandler", "SqsHandler", "SqsRecordContext"]
 
@@ -53,16 +54,85 @@ class SqsHandler(BaseHandler[M]):
             self._malformed_event(event, "no 'Records' list")
             return {"batchItemFailures": []}
         mode: Mode = "fifo" if self.fifo or _is_fifo(records) else "independent"
-        failures, counts, _ = self._run(records, context, mode)
+        if mode == "independent" and self.store is None and not self._routes_:
+            failures, counts = self._run_plain(records, context)
+        else:
+            failures, counts, _ = self._run(records, context, mode)
         self._finish(counts, failures, len(records))
         return {"batchItemFailures": [{"itemIdentifier": f} for f in failures if f is not None]}
+
+    def _run_plain(self, records: list[Any], lambda_context: Any) -> tuple[list[str | None], BatchCounts]:
+        """The engine for the commonest batch (standard queue, no idempotency, no routes) in one tight loop.
+
+        A record that is not plainly a producer's JSON (an envelope, trace metadata, a malformed record), fails
+        validation or raises goes through the general per-record path, so the rules are the engine's; this loop only
+        removes the per-record calls and checks that cost as much as validating the record.
+        """
+        batch = _Batch("independent")
+        handle = self.handle
+        validate = self._validator_.from_json
+        new = _new
+        context_type = SqsRecordContext
+        source = SqsRecordContext.default_source
+        local = _local
+        previous = local.record
+        processed = ignored = 0
+        try:
+            for i, raw in enumerate(records):
+                try:
+                    record_id = raw["messageId"]
+                    body = raw["body"]
+                    attrs = raw.get("messageAttributes")
+                except Exception:
+                    record_id = body = attrs = None
+                if (
+                    record_id.__class__ is not str
+                    or not record_id
+                    or body.__class__ is not str
+                    or '"TopicArn"' in body
+                    or '"detail-type"' in body
+                    or (attrs and (ATTR_HOPS in attrs or ATTR_CORRELATION in attrs))
+                ):
+                    self._process(batch, i, raw, self._decode_or_poison(raw, lambda_context))
+                    continue
+                ctx = new(context_type)
+                ctx.record = raw
+                ctx.record_id = record_id
+                ctx.lambda_context = lambda_context
+                ctx._message_id = ctx._correlation_id = ctx.causation_id = ctx.event_type = None
+                ctx.raw_attributes = attrs or None
+                ctx._attributes = None
+                ctx.hops = 0
+                ctx.source = source
+                try:
+                    value = validate(body)
+                except ValueError as error:  # pydantic's ValidationError is a ValueError
+                    self._process(batch, i, raw, Poison("validation-error", error, ctx))
+                    continue
+                # Stays set while a failure is logged, so those lines carry the correlation id too.
+                local.record = ctx
+                try:
+                    result = handle(value, ctx)
+                except Exception as error:
+                    self._handle_error(batch, i, raw, ctx, error, None)
+                    continue
+                if result is IGNORED:
+                    ignored += 1
+                else:
+                    processed += 1
+        finally:
+            local.record = previous
+        batch.counts.processed += processed
+        batch.counts.ignored += ignored
+        self._flush_deferred(batch)
+        return batch.failures, batch.counts
 
     def _record_id(self, raw: Any) -> str | None:
         message_id = raw.get("messageId")
         return message_id if isinstance(message_id, str) and message_id else None
 
     def _group(self, raw: Any) -> str | None:
-        attrs = raw.get("attributes")
+        attrs = raw.get("attributes") if isinstance(raw, dict) else None
         group = attrs.get("MessageGroupId") if isinstance(attrs, dict) else None
         return group if isinstance(group, str) else None
 
@@ -77,20 +147,6 @@ class SqsHandler(BaseHandler[M]):
             raise Poison(
                 "malformed-record", TypeError(f"body of {record_id} is {type(body).__name__}, not a string"), ctx
             )
-        if (
-            '"TopicArn"' not in body
-            and '"detail-type"' not in body
-            and not (attrs and (ATTR_HOPS in attrs or ATTR_CORRELATION in attrs))
-            and not self._routes_
-        ):
-            # The common case (a producer's JSON, no envelope, no trace): build the context at the least cost.
-            ctx = SqsRecordContext._fast(raw, record_id, lambda_context)
-            if attrs:
-                ctx.raw_attributes = attrs
-            try:
-                return ctx, self._validator_.from_json(body), "handle"
-            except ValueError as error:  # pydantic's ValidationError is a ValueError too
-                raise Poison("validation-error", error, ctx) from None
         unwrapped = unwrap_text(body)
         if unwrapped is None:
             corr, cause, hops = trace_from_attributes(attrs) if attrs else (None, None, 0)

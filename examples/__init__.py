@@ -1,0 +1,1 @@
+"""Runnable examples of eventweave (``make demo`` runs :mod:`examples.tour`)."""
