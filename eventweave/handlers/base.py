@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["IGNORED", "BaseHandler", "HandlerContract", "Poison", "on_event"]
 
 M = TypeVar("M")
+C = TypeVar("C", bound=RecordContext)
 Mode = Literal["independent", "fifo", "stream", "single"]
 
 _internal_log = logging.getLogger("eventweave")
@@ -149,7 +150,7 @@ class HandlerContract:
     max_hops: int | None
 
 
-class BaseHandler(Generic[M]):
+class BaseHandler(Generic[M, C]):
     """Base of every handler: decoding, poison routing, idempotency, recursion guard, logging and metrics.
 
     Subclass a source class, not this one (``SqsHandler[Model]``, ``KinesisHandler[Model]``, ...).
@@ -176,7 +177,8 @@ class BaseHandler(Generic[M]):
             origin = get_origin(base)
             if isinstance(origin, type) and issubclass(origin, BaseHandler):
                 args = get_args(base)
-                if args and not isinstance(args[0], TypeVar):
+                # A parameter still generic (SqsHandler[M], Change[M]) is not a model yet: a subclass will bind it.
+                if args and not isinstance(args[0], TypeVar) and not getattr(args[0], "__parameters__", ()):
                     cls._validator_ = _validator(cls._payload_type(args[0]))
         routes = dict(cls._routes_)
         for name, member in vars(cls).items():
@@ -234,7 +236,7 @@ class BaseHandler(Generic[M]):
 
     # -- what users write ------------------------------------------------------------------------------------------
 
-    def handle(self, message: M, ctx: RecordContext) -> Any:
+    def handle(self, message: M, ctx: C) -> Any:
         """Process one record. Raise :class:`PermanentError` for poison, anything else to have it retried."""
         raise NotImplementedError
 

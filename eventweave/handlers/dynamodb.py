@@ -57,7 +57,7 @@ class DynamoDBRecordContext(RecordContext):
         return view if isinstance(view, str) else None
 
 
-class DynamoDBStreamHandler(BaseHandler[M]):
+class DynamoDBStreamHandler(BaseHandler[Change[M], DynamoDBRecordContext]):
     """Handler for a DynamoDB stream. Images are deserialized and validated against the model.
 
     Override ``on_insert(new, ctx)``, ``on_modify(new, old, ctx)`` and/or ``on_remove(old, ctx)``; events without a
@@ -79,7 +79,7 @@ class DynamoDBStreamHandler(BaseHandler[M]):
     mode = "stream"
     partial_batch_response: ClassVar[bool] = True
 
-    def handle(self, message: Change[M], ctx: DynamoDBRecordContext) -> Any:  # type: ignore[override]
+    def handle(self, message: Change[M], ctx: DynamoDBRecordContext) -> Any:
         if message.event_name == "INSERT":
             return self.on_insert(message.new, ctx) if message.new is not None else IGNORED
         if message.event_name == "MODIFY":

@@ -39,7 +39,7 @@ class EventBridgeRecordContext(RecordContext):
         return value if isinstance(value, str) else None
 
 
-class EventBridgeHandler(BaseHandler[M]):
+class EventBridgeHandler(BaseHandler[M, EventBridgeRecordContext]):
     """Handler for an EventBridge rule target. ``detail`` is validated; dispatch by ``detail-type`` with ``@on_event``.
 
     A retryable failure raises (Lambda's async retries, then the on-failure destination); poison goes to
@@ -63,11 +63,6 @@ class EventBridgeHandler(BaseHandler[M]):
     source: ClassVar[str] = "eventbridge"
     event_source_name: ClassVar[str] = "aws:events"
     mode = "single"
-
-    def handle(self, message: M, ctx: EventBridgeRecordContext) -> Any:  # type: ignore[override]
-        raise NotImplementedError
-
-    handle.__eventweave_placeholder__ = True  # type: ignore[attr-defined]
 
     def __call__(self, event: Any, context: Any) -> Any:
         if not isinstance(event, dict) or "detail" not in event or "detail-type" not in event:

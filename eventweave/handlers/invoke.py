@@ -12,7 +12,7 @@ __all__ = ["InvokeHandler"]
 M = TypeVar("M")
 
 
-class InvokeHandler(BaseHandler[M]):
+class InvokeHandler(BaseHandler[M, RecordContext]):
     """Handler for a function invoked asynchronously with a JSON payload (for instance by
     :func:`eventweave.handlers.publish.invoke_async`).
 
@@ -33,11 +33,6 @@ class InvokeHandler(BaseHandler[M]):
     source: ClassVar[str] = "lambda"
     event_source_name: ClassVar[str] = "aws:lambda"
     mode = "single"
-
-    def handle(self, message: M, ctx: RecordContext) -> Any:
-        raise NotImplementedError
-
-    handle.__eventweave_placeholder__ = True  # type: ignore[attr-defined]
 
     def __call__(self, event: Any, context: Any) -> Any:
         failures, counts, result = self._run([event], context)

@@ -43,7 +43,7 @@ class KinesisRecordContext(RecordContext):
         return event_id.split(":", 1)[0] if isinstance(event_id, str) else None
 
 
-class KinesisHandler(BaseHandler[M]):
+class KinesisHandler(BaseHandler[M, KinesisRecordContext]):
     """Handler for a Kinesis event source mapping with ``ReportBatchItemFailures`` on.
 
     Records are handled in order; at the first retryable failure the handler stops and reports that record's
@@ -64,11 +64,6 @@ class KinesisHandler(BaseHandler[M]):
     event_source_name: ClassVar[str] = "aws:kinesis"
     mode = "stream"
     partial_batch_response: ClassVar[bool] = True
-
-    def handle(self, message: M, ctx: KinesisRecordContext) -> Any:  # type: ignore[override]
-        raise NotImplementedError
-
-    handle.__eventweave_placeholder__ = True  # type: ignore[attr-defined]
 
     def __call__(self, event: Any, context: Any) -> dict[str, list[dict[str, str]]]:
         records = event.get("Records") if isinstance(event, dict) else None

@@ -35,7 +35,7 @@ class SnsRecordContext(RecordContext):
         return arn if isinstance(arn, str) else None
 
 
-class SnsHandler(BaseHandler[M]):
+class SnsHandler(BaseHandler[M, SnsRecordContext]):
     """Handler for SNS -> Lambda. ``Message`` is validated against the model; attributes are on ``ctx``.
 
     A retryable failure raises, so Lambda's asynchronous retries and the on-failure destination apply; poison goes
@@ -54,11 +54,6 @@ class SnsHandler(BaseHandler[M]):
     source: ClassVar[str] = "sns"
     event_source_name: ClassVar[str] = "aws:sns"
     mode = "single"
-
-    def handle(self, message: M, ctx: SnsRecordContext) -> Any:  # type: ignore[override]
-        raise NotImplementedError
-
-    handle.__eventweave_placeholder__ = True  # type: ignore[attr-defined]
 
     def __call__(self, event: Any, context: Any) -> None:
         records = event.get("Records") if isinstance(event, dict) else None

@@ -14,7 +14,7 @@ __all__ = ["SqsFifoHandler", "SqsHandler", "SqsRecordContext"]
 M = TypeVar("M")
 
 
-class SqsHandler(BaseHandler[M]):
+class SqsHandler(BaseHandler[M, SqsRecordContext]):
     """Handler for an SQS event source mapping with ``ReportBatchItemFailures`` on.
 
     Bodies are unwrapped automatically: a producer's JSON, an SNS notification (raw delivery or the JSON envelope),
@@ -42,11 +42,6 @@ class SqsHandler(BaseHandler[M]):
     source: ClassVar[str] = "sqs"
     event_source_name: ClassVar[str] = "aws:sqs"
     partial_batch_response: ClassVar[bool] = True
-
-    def handle(self, message: M, ctx: SqsRecordContext) -> Any:  # type: ignore[override]
-        raise NotImplementedError
-
-    handle.__eventweave_placeholder__ = True  # type: ignore[attr-defined]
 
     def __call__(self, event: Any, context: Any) -> dict[str, list[dict[str, str]]]:
         records = event.get("Records") if isinstance(event, dict) else None
