@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, get_args, get_origin, get_type_hints
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.metrics import Metrics
 
-__all__ = ["IGNORED", "BaseHandler", "HandlerContract", "Poison", "on_event"]
+__all__ = ["IGNORED", "BaseHandler", "HandlerContract", "LambdaEntry", "Poison", "on_event"]
 
 M = TypeVar("M")
 C = TypeVar("C", bound=RecordContext)
@@ -101,6 +102,49 @@ def _validator(type_: Any) -> _Validator:
         return _Validator(Any, json.loads, lambda value: value)
     adapter: TypeAdapter[Any] = TypeAdapter(type_)
     return _Validator(type_, adapter.validate_json, adapter.validate_python)
+
+
+class LambdaEntry:
+    """The callable a handler module exposes to Lambda; knows its handler class (the CDK side reads it).
+
+    Example::
+
+        handler = Charge.lambda_handler()
+        handler.handler_class      # Charge
+        handler(event, context)    # what Lambda does
+    """
+
+    __slots__ = ("_call", "handler_class", "kwargs")
+
+    def __init__(self, handler_class: type[BaseHandler[Any, Any]], kwargs: dict[str, Any]) -> None:
+        self.handler_class = handler_class
+        self.kwargs = kwargs
+        self._call: Callable[[Any, Any], Any] | None = None
+        if "settings" in kwargs or os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+            self._build()
+
+    @property
+    def instance(self) -> BaseHandler[Any, Any]:
+        """The handler instance (built now if it was deferred)."""
+        call = self._call or self._build()
+        target: Any = getattr(call, "__wrapped__", call)
+        instance: BaseHandler[Any, Any] = target.__self__
+        return instance
+
+    def _build(self) -> Callable[[Any, Any], Any]:
+        cls = self.handler_class
+        instance = cls(**self.kwargs)
+        call: Callable[[Any, Any], Any] = instance.__call__
+        if cls.tracing:
+            from aws_lambda_powertools import Tracer
+
+            call = Tracer(service=instance.settings.service).capture_lambda_handler(call)
+        self._call = call
+        return call
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        call = self._call or self._build()
+        return call(event, context)
 
 
 class _Batch:
@@ -243,20 +287,14 @@ class BaseHandler(Generic[M, C]):
     handle.__eventweave_placeholder__ = True  # type: ignore[attr-defined]
 
     @classmethod
-    def lambda_handler(cls, **kwargs: Any) -> Callable[[Any, Any], Any]:
-        """Build the instance once (at cold start) and return the function Lambda calls.
+    def lambda_handler(cls, **kwargs: Any) -> LambdaEntry:
+        """The function Lambda calls: ``handler = Charge.lambda_handler()`` in the module Lambda loads.
 
-        Example::
-
-            handler = Charge.lambda_handler()        # in the module Lambda loads: "charge.handler"
+        Inside Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set), or when settings are passed, the instance is built at once,
+        during the init phase. Anywhere else (a CDK app importing the module to read the handler's contract) it is
+        built on the first call, so a synth never needs the function's environment.
         """
-        instance = cls(**kwargs)
-        entry: Callable[[Any, Any], Any] = instance.__call__
-        if cls.tracing:
-            from aws_lambda_powertools import Tracer
-
-            entry = Tracer(service=instance.settings.service).capture_lambda_handler(entry)
-        return entry
+        return LambdaEntry(cls, kwargs)
 
     @classmethod
     def contract(cls) -> HandlerContract:

@@ -231,45 +231,54 @@ class StreamFailureHandler(SqsHandler[StreamFailureRecord]):
     """
 
     source: ClassVar[str] = "sqs"
+    max_empty_polls: ClassVar[int] = 10
+    """Empty GetRecords pages followed in a row before concluding the range is gone."""
 
     def fetch_records(self, failure: StreamFailureRecord, *, limit: int = 10_000) -> list[dict[str, Any]]:
         """The records from ``startSequenceNumber`` to ``endSequenceNumber`` of the failed batch (Kinesis records
-        with ``Data`` as bytes, or DynamoDB stream records), while the stream still retains them."""
+        with ``Data`` as bytes, or DynamoDB stream records), while the stream still retains them.
+
+        GetRecords may answer with empty pages before reaching the records (both services document it), so empty
+        pages are followed up to :attr:`max_empty_polls` times in a row.
+        """
         info = failure.batch_info
         end = int(info.end_sequence_number)
         out: list[dict[str, Any]] = []
-        if failure.stream_kind == "kinesis":
-            kinesis = client("kinesis")
-            iterator: str | None = kinesis.get_shard_iterator(
+        kinesis = failure.stream_kind == "kinesis"
+        if kinesis:
+            reader: Any = client("kinesis")
+            iterator: str | None = reader.get_shard_iterator(
                 StreamARN=info.stream_arn,
                 ShardId=info.shard_id,
                 ShardIteratorType="AT_SEQUENCE_NUMBER",
                 StartingSequenceNumber=info.start_sequence_number,
             )["ShardIterator"]
-            while iterator and len(out) < limit:
-                page = kinesis.get_records(ShardIterator=iterator, StreamARN=info.stream_arn, Limit=1000)
-                for record in page["Records"]:
-                    if int(record["SequenceNumber"]) > end:
-                        return out
-                    out.append(dict(record))
-                if not page["Records"]:
-                    break
-                iterator = page.get("NextShardIterator")
-            return out
-        streams: Any = client("dynamodbstreams")
-        iterator = streams.get_shard_iterator(
-            StreamArn=info.stream_arn,
-            ShardId=info.shard_id,
-            ShardIteratorType="AT_SEQUENCE_NUMBER",
-            SequenceNumber=info.start_sequence_number,
-        )["ShardIterator"]
+        else:
+            reader = client("dynamodbstreams")
+            iterator = reader.get_shard_iterator(
+                StreamArn=info.stream_arn,
+                ShardId=info.shard_id,
+                ShardIteratorType="AT_SEQUENCE_NUMBER",
+                SequenceNumber=info.start_sequence_number,
+            )["ShardIterator"]
+        empty = 0
         while iterator and len(out) < limit:
-            page = streams.get_records(ShardIterator=iterator, Limit=1000)
-            for record in page["Records"]:
-                if int(record["dynamodb"]["SequenceNumber"]) > end:
+            want = min(1000, limit - len(out))
+            if kinesis:
+                page = reader.get_records(ShardIterator=iterator, StreamARN=info.stream_arn, Limit=want)
+            else:
+                page = reader.get_records(ShardIterator=iterator, Limit=want)
+            records = page.get("Records") or []
+            for record in records:
+                sequence = record["SequenceNumber"] if kinesis else record["dynamodb"]["SequenceNumber"]
+                if int(sequence) > end or len(out) >= limit:
                     return out
-                out.append(record)
-            if not page["Records"]:
-                break
+                out.append(dict(record))
+            if records:
+                empty = 0
+            else:
+                empty += 1
+                if empty > self.max_empty_polls or (kinesis and page.get("MillisBehindLatest", 1) == 0):
+                    break
             iterator = page.get("NextShardIterator")
         return out

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -151,22 +151,32 @@ def send_sqs_batch(
     *,
     attributes: AttributeValues | None = None,
     group_id: str | None = None,
+    deduplication_ids: Sequence[str] | None = None,
 ) -> list[str]:
-    """Send many messages, 10 per request; raises :class:`PublishError` naming any entry SQS refused."""
+    """Send many messages in as few requests as SQS allows (10 messages and 256 KiB per request).
+
+    Returns the message ids in input order; raises :class:`PublishError` naming any entry SQS refused (the others
+    were sent). FIFO queues need ``group_id`` and, unless content-based deduplication is on, ``deduplication_ids``.
+    """
     attrs = trace_attributes(attributes)
-    ids: list[str] = []
+    attrs_size = sum(len(name) + len(v["DataType"]) + len(v["StringValue"]) for name, v in attrs.items())
     bodies = [_text(m) for m in messages]
-    for start in range(0, len(bodies), 10):
+    if deduplication_ids is not None and len(deduplication_ids) != len(bodies):
+        raise ValueError(f"{len(deduplication_ids)} deduplication ids for {len(bodies)} messages")
+    ids: list[str] = []
+    for chunk in _size_chunks([len(b.encode()) + attrs_size for b in bodies]):
         entries: list[dict[str, Any]] = []
-        for n, body in enumerate(bodies[start : start + 10]):
-            entry: dict[str, Any] = {"Id": str(n), "MessageBody": body, "MessageAttributes": attrs}
+        for n, index in enumerate(chunk):
+            entry: dict[str, Any] = {"Id": str(n), "MessageBody": bodies[index], "MessageAttributes": attrs}
             if group_id:
                 entry["MessageGroupId"] = group_id
+            if deduplication_ids is not None:
+                entry["MessageDeduplicationId"] = deduplication_ids[index]
             entries.append(entry)
         response = client("sqs").send_message_batch(QueueUrl=queue_url, Entries=entries)  # type: ignore[arg-type]
         failed = response.get("Failed") or []
         if failed:
-            detail = ", ".join(f"#{start + int(f['Id'])}: {f.get('Message', f.get('Code'))}" for f in failed)
+            detail = ", ".join(f"#{chunk[int(f['Id'])]}: {f.get('Message', f.get('Code'))}" for f in failed)
             raise PublishError(
                 f"{queue_url} refused {len(failed)} of {len(entries)} messages ({detail}); "
                 f"{len(ids) + len(entries) - len(failed)} were sent; retry the record"
@@ -174,6 +184,24 @@ def send_sqs_batch(
         ordered = sorted(response.get("Successful", []), key=lambda s: int(s["Id"]))
         ids.extend(s["MessageId"] for s in ordered)
     return ids
+
+
+_BATCH_BYTES = 262_144  # SendMessageBatch's request limit (1 MiB on newer queues; 256 KiB is safe on all)
+
+
+def _size_chunks(sizes: list[int]) -> list[list[int]]:
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for index, size in enumerate(sizes):
+        if current and (len(current) == 10 or total + size > _BATCH_BYTES):
+            chunks.append(current)
+            current, total = [], 0
+        current.append(index)
+        total += size
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def put_event(

@@ -100,7 +100,7 @@ def test_all_records_succeed_gives_empty_failure_list(lambda_context):
 def test_lambda_handler_builds_the_callable(lambda_context):
     """lambda_handler() returns a callable that processes an SQS event like the instance does."""
     entry = Charge.lambda_handler(settings=Settings())
-    with_dead_letter(entry.__self__)
+    with_dead_letter(entry.instance)
     result = entry(sqs_event(sqs_record(order("fail-1"), message_id="m1"), sqs_record(order("o"))), lambda_context)
     assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
 
