@@ -23,7 +23,8 @@ from .tables import IdempotencyTable
 
 __all__ = ["DEFAULT_RUNTIME", "EventFunction"]
 
-DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_13
+DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
+"""The latest Python runtime: cdk-nag's AwsSolutions-L1 and Serverless-LambdaLatestVersion flag anything older."""
 
 _PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 
@@ -31,10 +32,10 @@ _PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"
 class EventFunction(Construct):
     """A Lambda function for an eventweave handler class.
 
-    Defaults: Python 3.13 on arm64, 256 MB, 30 s timeout, active tracing, a log group kept for one month, a role
-    whose only inline statements are the ones this function needs (no AWS managed policies), recursive-loop detection
-    set to TERMINATE, Powertools and eventweave environment set from the handler's contract. Code is packaged without
-    Docker (see :mod:`eventweave.constructs.bundling`).
+    Defaults: Python 3.14 (the latest Lambda runtime) on arm64, 256 MB, 30 s timeout, active tracing, a log group
+    kept for one month, a role whose only inline statements are the ones this function needs (no AWS managed
+    policies), recursive-loop detection set to TERMINATE, Powertools and eventweave environment set from the
+    handler's contract. Code is packaged without Docker (see :mod:`eventweave.constructs.bundling`).
 
     Example::
 
@@ -43,8 +44,9 @@ class EventFunction(Construct):
         fn.idempotency_table  # created because Charge declares idempotency
 
     :param handler: the handler class; its module defines the entry (``handler = Charge.lambda_handler()``).
-    :param dead_letter: where the handler sends poison (``EVENTWEAVE_DLQ``). Default: none; poison is then retried
-        until the source's own redrive policy or failure destination takes it.
+    :param dead_letter: where the handler sends poison (``EVENTWEAVE_DLQ``); also the function's own dead-letter
+        target for asynchronous invocations. Default: none; poison is then retried until the source's own redrive
+        policy or failure destination takes it.
     :param idempotency_table: table for idempotent handlers. Default: a new :class:`IdempotencyTable` when the handler
         declares ``idempotency``, none otherwise.
     :param max_hops: recursion limit (``EVENTWEAVE_MAX_HOPS``). Default: the handler's ``max_hops`` or 16.
@@ -54,7 +56,7 @@ class EventFunction(Construct):
     :param log_retention: Default: one month.
     :param tracing: Default: ``Tracing.ACTIVE``.
     :param architecture: Default: ``Architecture.ARM_64``.
-    :param runtime: Default: Python 3.13.
+    :param runtime: Default: Python 3.14.
     :param environment: extra environment variables. Default: none.
     :param service_name: ``POWERTOOLS_SERVICE_NAME``. Default: the construct id.
     :param metrics_namespace: ``POWERTOOLS_METRICS_NAMESPACE``. Default: ``eventweave``.
@@ -116,6 +118,9 @@ class EventFunction(Construct):
             env[ENV.MAX_HOPS] = str(hops)
         env.update(environment or {})
 
+        # The poison destination doubles as the function's own dead-letter target for asynchronous invocations.
+        dlq_topic: sns.ITopic | None = dead_letter if hasattr(dead_letter, "topic_arn") else None  # type: ignore[assignment]
+        dlq_queue: sqs.IQueue | None = None if dlq_topic is not None else dead_letter  # type: ignore[assignment]
         self.function = lambda_.Function(
             self,
             "Function",
@@ -131,6 +136,8 @@ class EventFunction(Construct):
             environment=env,
             reserved_concurrent_executions=reserved_concurrency,
             recursive_loop=lambda_.RecursiveLoop.TERMINATE,
+            dead_letter_queue=dlq_queue,
+            dead_letter_topic=dlq_topic,
             description=f"eventweave {self.contract.source} handler {handler.__qualname__}",
         )
         if tracing != lambda_.Tracing.DISABLED:

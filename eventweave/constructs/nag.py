@@ -14,6 +14,16 @@ __all__ = ["REASONS", "acknowledge", "add_checks"]
 
 REASONS: dict[str, tuple[str, str]] = {
     # key: (finding id, reason)
+    "dlq-without-dlq": (
+        "Serverless-SQSRedrivePolicy",
+        "this queue is itself the dead-letter queue: it keeps messages 14 days and alarms on depth; a DLQ of a DLQ "
+        "would only move the same messages one hop further from the people who must look at them",
+    ),
+    "sqs-esm-destination": (
+        "Serverless-LambdaEventSourceMappingDestination",
+        "SQS event source mappings accept no on-failure destination; a failed message returns to the queue and SQS "
+        "moves it to the queue's dead-letter queue after maxReceiveCount receives (RedrivePolicy)",
+    ),
     "xray": (
         "AwsSolutions-IAM5[Resource::*]",
         "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions (AWS documents "

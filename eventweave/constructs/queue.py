@@ -11,6 +11,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from .nag import acknowledge
+
 __all__ = ["DEFAULT_MAX_RECEIVE_COUNT", "DurableQueue"]
 
 DEFAULT_MAX_RECEIVE_COUNT = 5
@@ -104,6 +106,7 @@ class DurableQueue(Construct):
             enforce_ssl=True,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        acknowledge(self.dead_letter_queue, "dlq-without-dlq")
         self.queue = sqs.Queue(
             self,
             "Queue",
