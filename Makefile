@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench synth clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,22 +16,29 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP)
+# The CDK CLI, pinned to v2 (npm's aws-cdk 3.0.0 rejects current cloud assemblies).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+install: $(STAMP) node_modules/.package-lock.json
 
 demo: install
 	$(PY) -m examples.tour
 
 lint: install
-	$(VENV)/bin/ruff check eventweave tests bench examples
+	$(VENV)/bin/ruff check eventweave tests bench examples app.py
 	$(VENV)/bin/ruff format --check eventweave
 
 typecheck: install
-	$(VENV)/bin/mypy eventweave
+	$(VENV)/bin/mypy eventweave examples
 
 unit: install
 	$(VENV)/bin/pytest -q -n 2
 
 test: lint typecheck unit
+
+synth: install
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH CDK_HOME=$(CURDIR)/.cdk_home npx cdk synth --no-notices -q
 
 bench: install
 	$(PY) -m bench
