@@ -8,10 +8,10 @@ import os
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from aws_cdk import App, Environment  # noqa: E402
+from aws_cdk import App, Environment
 
-from eventweave.constructs import add_checks  # noqa: E402
-from examples.showcase.stack import ShowcaseStack  # noqa: E402
+from eventweave.constructs import add_checks
+from examples.showcase.stack import ShowcaseStack
 
 app = App()
 env = Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))

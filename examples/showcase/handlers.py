@@ -24,7 +24,8 @@ class Charge(SqsHandler[OrderPlaced]):
     idempotency = Idempotency(key="order_id")
 
     def handle(self, order: OrderPlaced, ctx: SqsRecordContext) -> None:
-        ctx.record_id  # the charge itself would call a payment API here
+        # A real service calls its payment provider here; idempotency guarantees it runs once per order.
+        self.logger.info("charged", extra={"order_id": order.order_id, "amount": order.amount})
 
 
 charge = Charge.lambda_handler()
@@ -39,7 +40,7 @@ class ApplyLedgerEntry(SqsFifoHandler[LedgerEntry]):
     """FIFO queue worker: entries of one account arrive in order."""
 
     def handle(self, entry: LedgerEntry, ctx: SqsRecordContext) -> None:
-        ctx.record_id
+        self.logger.info("applied", extra={"account": entry.account, "delta": entry.delta, "group": ctx.group_id})
 
 
 apply_ledger_entry = ApplyLedgerEntry.lambda_handler()

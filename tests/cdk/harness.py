@@ -12,10 +12,10 @@ from typing import Any
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from aws_cdk import App, Environment, Stack  # noqa: E402
-from aws_cdk.assertions import Template  # noqa: E402
+from aws_cdk import App, Environment, Stack
+from aws_cdk.assertions import Template
 
-from eventweave.constructs import add_checks  # noqa: E402
+from eventweave.constructs import add_checks
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
@@ -47,7 +47,7 @@ class Synth:
 
 
 def synthesize(build: Callable[[Stack], Any], *, name: str = "Test") -> Synth:
-    """Build a stack with ``build(stack)``, synthesize it (bundling skipped, as `cdk synth --exclusively`) and check it."""
+    """Build a stack with ``build(stack)``, synthesize it (bundling skipped) and check it with cdk-nag and cfn-lint."""
     outdir = tempfile.mkdtemp(prefix="eventweave-cdk-")
     app = App(outdir=outdir, context={"aws:cdk:bundling-stacks": []})
     stack = Stack(app, name, env=Environment(account=ACCOUNT, region=REGION))
@@ -63,13 +63,17 @@ def synthesize(build: Callable[[Stack], Any], *, name: str = "Test") -> Synth:
     report = Path(outdir) / "validation-report.json"
     if report.exists():
         for plugin in json.loads(report.read_text()).get("pluginReports", []):
-            for violation in plugin.get("violations", []):
-                for construct in violation.get("violatingConstructs", []):
-                    findings.append(f"{violation['ruleName']} at {construct['constructPath']}")
+            findings.extend(
+                f"{violation['ruleName']} at {construct['constructPath']}"
+                for violation in plugin.get("violations", [])
+                for construct in violation.get("violatingConstructs", [])
+            )
     import cfnlint.api
 
     matches = cfnlint.api.lint(json.dumps(template), regions=[REGION])
-    lint_errors = [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches if m.rule.id.startswith("E")]
+    lint_errors = [
+        f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches if m.rule.id.startswith("E")
+    ]
     return Synth(stack, template, Template.from_json(template), findings, lint_errors)
 
 
