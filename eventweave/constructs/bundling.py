@@ -54,6 +54,8 @@ def _runtime_files() -> list[tuple[Path, str]]:
 
 
 def _user_files(code_root: Path, package: str) -> list[tuple[Path, str]]:
+    if package == "eventweave":
+        return []  # a built-in handler (e.g. RequestFront): the runtime files are all it needs, never the CDK side
     base = code_root / package
     if base.is_file() or (code_root / f"{package}.py").is_file():
         single = code_root / f"{package}.py"

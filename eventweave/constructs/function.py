@@ -171,7 +171,13 @@ class EventFunction(Construct):
         else:
             queue: sqs.IQueue = dead_letter
             self.function.add_environment(ENV.DLQ, queue.queue_url)
-            queue.grant_send_messages(self.function)
+            if queue.encryption_master_key is None:
+                queue.grant_send_messages(self.function)
+            else:
+                # grant_send_messages would add kms:Encrypt, kms:ReEncrypt* and kms:GenerateDataKey*
+                # (AwsSolutions-IAM5); sending to a KMS-encrypted queue needs exactly these two.
+                queue.grant(self.function, "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+                queue.encryption_master_key.grant(self.function, "kms:GenerateDataKey", "kms:Decrypt")
 
     def _code(
         self, architecture: lambda_.Architecture, runtime: lambda_.Runtime, extra: tuple[str, ...]
@@ -185,6 +191,8 @@ class EventFunction(Construct):
             # gets the hash the full bundle would have.
             asset_hash = source_hash(ref.code_root, ref.package, requirements, f"{platform}/{python_version}")
             source = ref.code_root / ref.package
+            if ref.package == "eventweave":
+                source = source / "handlers"  # built-in handlers ship the runtime only
             return lambda_.Code.from_asset(
                 str(source if source.is_dir() else ref.code_root),
                 asset_hash=asset_hash,

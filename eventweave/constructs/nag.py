@@ -29,6 +29,29 @@ REASONS: dict[str, tuple[str, str]] = {
         "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions (AWS documents "
         "Resource '*' for them); nothing else in the statement uses a wildcard",
     ),
+    "failure-queue": (
+        "AwsSolutions-SQS3",
+        "this queue is a failure destination (Lambda on-failure destination, stream on-failure destination, "
+        "EventBridge target dead-letter queue, eventweave poison): a dead-letter queue by function that no redrive "
+        "policy names; it keeps messages 14 days and alarms on the first one",
+    ),
+    "sns-subscription-dlq": (
+        "AwsSolutions-SQS3",
+        "this queue is the dead-letter queue of an SNS subscription (its RedrivePolicy): SNS moves notifications it "
+        "could not deliver here after its own retries; cdk-nag only recognises SQS redrive policies and Lambda "
+        "DeadLetterConfig as DLQ uses. It keeps messages 14 days and alarms on the first one",
+    ),
+    "async-destination-not-dlq": (
+        "Serverless-LambdaDLQ",
+        "the function has an on-failure destination (EventInvokeConfig), AWS's successor to the function "
+        "dead-letter queue, recording request and response; a DeadLetterConfig as well would send every failed "
+        "event a second time, in another shape",
+    ),
+    "ddb-list-streams": (
+        "AwsSolutions-IAM5[Resource::*]",
+        "dynamodb:ListStreams supports no resource-level permissions and a DynamoDB stream event source needs it; "
+        "the stream's data actions (DescribeStream, GetRecords, GetShardIterator) are scoped to the stream's ARN",
+    ),
 }
 
 

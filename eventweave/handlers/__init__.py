@@ -42,11 +42,14 @@ __all__ = [
     "EventBridgeHandler",
     "EventBridgeRecordContext",
     "FanIn",
+    "FanInTask",
+    "FanInWorker",
     "HandlerContract",
     "Idempotency",
     "IdempotencyStore",
     "InvalidEventError",
     "InvokeHandler",
+    "JobCompleted",
     "JobStatus",
     "KinesisHandler",
     "KinesisRecordContext",
@@ -54,6 +57,10 @@ __all__ = [
     "PoisonRecord",
     "RecordContext",
     "RecordFailedError",
+    "RequestFront",
+    "RequestStore",
+    "RequestTask",
+    "RequestWorker",
     "Settings",
     "SnsHandler",
     "SnsRecordContext",
@@ -63,6 +70,7 @@ __all__ = [
     "StreamFailureHandler",
     "StreamFailureRecord",
     "TaskOutcome",
+    "Ventilator",
     "current_record",
     "on_event",
 ]
@@ -104,6 +112,14 @@ _WHERE = {
     "FanIn": "fanin",
     "JobStatus": "fanin",
     "TaskOutcome": "fanin",
+    "Ventilator": "fan",
+    "FanInWorker": "fan",
+    "FanInTask": "fan",
+    "JobCompleted": "fan",
+    "RequestFront": "requests",
+    "RequestWorker": "requests",
+    "RequestTask": "requests",
+    "RequestStore": "requests",
 }
 
 
@@ -133,10 +149,12 @@ if TYPE_CHECKING:
     from .dynamodb import Change, DynamoDBRecordContext, DynamoDBStreamHandler
     from .errors import BatchFailedError, ConfigurationError, InvalidEventError, PermanentError, RecordFailedError
     from .eventbridge import EventBridgeHandler, EventBridgeRecordContext
+    from .fan import FanInTask, FanInWorker, JobCompleted, Ventilator
     from .fanin import FanIn, JobStatus, TaskOutcome
     from .idempotency import Idempotency, IdempotencyStore
     from .invoke import InvokeHandler
     from .kinesis import KinesisHandler, KinesisRecordContext
+    from .requests import RequestFront, RequestStore, RequestTask, RequestWorker
     from .settings import ENV, Settings
     from .sns import SnsHandler, SnsRecordContext
     from .sqs import SqsFifoHandler, SqsHandler

@@ -120,8 +120,15 @@ class LambdaEntry:
         self.handler_class = handler_class
         self.kwargs = kwargs
         self._call: Callable[[Any, Any], Any] | None = None
-        if "settings" in kwargs or os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        if "settings" in kwargs:
             self._build()
+        elif os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+            try:
+                self._build()  # during Lambda's init phase, where the work belongs
+            except ConfigurationError:
+                # A module may hold the entries of several functions; only the one Lambda calls needs its
+                # environment. Building again on the first call raises the same error for the right function.
+                self._call = None
 
     @property
     def instance(self) -> BaseHandler[Any, Any]:
@@ -291,8 +298,9 @@ class BaseHandler(Generic[M, C]):
         """The function Lambda calls: ``handler = Charge.lambda_handler()`` in the module Lambda loads.
 
         Inside Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set), or when settings are passed, the instance is built at once,
-        during the init phase. Anywhere else (a CDK app importing the module to read the handler's contract) it is
-        built on the first call, so a synth never needs the function's environment.
+        during the init phase (unless its environment is incomplete: a module can hold the entries of several
+        functions, and only the called one must be configured). Anywhere else (a CDK app importing the module to read
+        the handler's contract) it is built on the first call, so a synth never needs the function's environment.
         """
         return LambdaEntry(cls, kwargs)
 

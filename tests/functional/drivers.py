@@ -42,12 +42,12 @@ REGION = "us-east-1"
 WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 
 
-# -- counting requests ------------------------------------------------------------------------------------------------
+# -- counting requests -------------------------------------------------------------------------------------------------
 
 
 @dataclass
 class Call:
-    """One request made through the counted client."""
+    """One request made through the counted client: its operation, API parameters and HTTP status."""
 
     operation: str
     params: dict[str, Any]
@@ -75,12 +75,21 @@ class AwsCounter:
 
     def __post_init__(self) -> None:
         self._events = client(self.service).meta.events
-        self._ids = (f"aws-counter-before-{id(self)}", f"aws-counter-after-{id(self)}")
-        self._events.register(f"before-call.{self.service}", self._before, unique_id=self._ids[0])
-        self._events.register(f"after-call.{self.service}", self._after, unique_id=self._ids[1])
+        self._hooks = (
+            (f"before-parameter-build.{self.service}", self._params),
+            (f"before-call.{self.service}", self._before),
+            (f"after-call.{self.service}", self._after),
+        )
+        for event, hook in self._hooks:
+            self._events.register(event, hook, unique_id=f"aws-counter-{event}-{id(self)}")
 
-    def _before(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        call = Call(model.name, params)
+    def _params(self, params: dict[str, Any], **_: Any) -> None:
+        # before-call sees the serialised HTTP request; the API parameters are only visible before they are built.
+        self._pending.params = params
+
+    def _before(self, model: Any, **_: Any) -> None:
+        call = Call(model.name, getattr(self._pending, "params", None) or {})
+        self._pending.params = None
         self._pending.call = call
         with self._lock:
             self.calls.append(call)
@@ -112,8 +121,8 @@ class AwsCounter:
             self.calls.clear()
 
     def close(self) -> None:
-        self._events.unregister(f"before-call.{self.service}", unique_id=self._ids[0])
-        self._events.unregister(f"after-call.{self.service}", unique_id=self._ids[1])
+        for event, _ in self._hooks:
+            self._events.unregister(event, unique_id=f"aws-counter-{event}-{id(self)}")
 
     def __enter__(self) -> AwsCounter:
         return self
@@ -122,7 +131,7 @@ class AwsCounter:
         self.close()
 
 
-# -- moto's DynamoDB, one request at a time -----------------------------------------------------------------------------
+# -- moto's DynamoDB, one request at a time ----------------------------------------------------------------------------
 
 _dynamodb_lock = threading.RLock()
 
@@ -145,7 +154,7 @@ def atomic_dynamodb() -> Iterator[None]:
         DynamoHandler.call_action = real  # type: ignore[method-assign]
 
 
-# -- SQS: messages -> Lambda event --------------------------------------------------------------------------------------
+# -- SQS: messages -> Lambda event -------------------------------------------------------------------------------------
 
 _LAMBDA_SQS_ATTRIBUTES = (
     "ApproximateReceiveCount",
@@ -195,8 +204,9 @@ def drain(sqs: Any, url: str, expected: int, *, extra_polls: int = 2) -> list[di
     messages: list[dict[str, Any]] = []
     polls = 0
     while polls < expected + 3:
-        page = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
-                                   AttributeNames=["All"]).get("Messages", [])
+        page = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], AttributeNames=["All"]
+        ).get("Messages", [])
         polls += 1
         messages.extend(page)
         for message in page:
@@ -235,8 +245,9 @@ class QueueDriver:
 
     def deliver_once(self) -> Delivery | None:
         """One poll and one invocation; ``None`` when the queue had nothing visible."""
-        messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                                            MessageAttributeNames=["All"]).get("Messages", [])
+        messages = self.sqs.receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+        ).get("Messages", [])
         if not messages:
             return None
         event = lambda_sqs_event(messages, self.arn)
@@ -265,7 +276,7 @@ class QueueDriver:
         return deliveries
 
 
-# -- DynamoDB Streams: stream records -> Lambda event -------------------------------------------------------------------
+# -- DynamoDB Streams: stream records -> Lambda event ------------------------------------------------------------------
 
 
 def lambda_ddb_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from eventweave.handlers import (
     BatchFailedError,
     Idempotency,
+    IdempotencyStore,
     PermanentError,
     Settings,
     SqsHandler,
@@ -42,7 +43,7 @@ class Charge(SqsHandler[Order]):
         effects: list[str] | None = None,
         fail_once: tuple[str, ...] = (),
         permanent: tuple[str, ...] = (),
-        delay: float = 0.0,
+        slow: dict[str, float] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -50,7 +51,7 @@ class Charge(SqsHandler[Order]):
         self.mine: list[str] = []
         self.fail_once = set(fail_once)
         self.permanent = set(permanent)
-        self.delay = delay
+        self.slow = slow or {}
 
     def handle(self, order: Order, ctx: SqsRecordContext) -> None:
         if order.order_id in self.permanent:
@@ -58,8 +59,8 @@ class Charge(SqsHandler[Order]):
         if order.order_id in self.fail_once:
             self.fail_once.discard(order.order_id)
             raise RuntimeError(f"payment provider timed out for {order.order_id}")
-        if self.delay:
-            time.sleep(self.delay)  # widens the window in which other invocations race for the same keys
+        if order.order_id in self.slow:
+            time.sleep(self.slow[order.order_id])  # holds the lock while other invocations race for the key
         self.effects.append(order.order_id)
         self.mine.append(order.order_id)
 
@@ -159,17 +160,35 @@ def test_duplicates_inside_one_batch_have_one_side_effect(ddb, lambda_context):
     assert ddb.counts() == Counter(BatchGetItem=1, PutItem=2, UpdateItem=2)
 
 
-def test_more_than_100_keys_are_prechecked_in_two_requests(ddb, lambda_context):
-    """150 unique keys exceed BatchGetItem's 100-key limit: 2 requests (100 + 50), and all 150 are processed."""
+def test_more_than_100_keys_are_prechecked_in_two_requests(aws, ddb, lambda_context):
+    """150 unique keys exceed BatchGetItem's 100-key limit: 2 requests (100 + 50). Keys found COMPLETED in either
+    page are skipped with no write, and the new keys of both pages are all processed."""
     ids = [f"o-{n:03d}" for n in range(150)]
+    new = ids[::15]  # 10 new keys, spread over both pages; the 140 others were charged before
     handler = Charge(settings=settings())
+    assert handler.store is not None
+    seeded = [
+        {
+            "PutRequest": {
+                "Item": {
+                    "id": {"S": handler.store.item_id(k)},
+                    "status": {"S": "COMPLETED"},
+                    "expiration": {"N": str(int(time.time()) + 3600)},
+                }
+            }
+        }
+        for k in ids
+        if k not in new
+    ]
+    for start in range(0, len(seeded), 25):
+        aws("dynamodb").batch_write_item(RequestItems={TABLE: seeded[start : start + 25]})
     assert handler(sqs_event(*orders(*ids)), lambda_context) == {"batchItemFailures": []}
-    assert handler.effects == ids
+    assert handler.effects == new
     assert [len(c.params["RequestItems"][TABLE]["Keys"]) for c in ddb.of("BatchGetItem")] == [100, 50]
-    assert (ddb["PutItem"], ddb["UpdateItem"]) == (150, 150)
+    assert ddb.counts() == Counter(BatchGetItem=2, PutItem=10, UpdateItem=10)
     ddb.reset()
     assert handler(sqs_event(*orders(*ids)), lambda_context) == {"batchItemFailures": []}
-    assert len(handler.effects) == 150
+    assert handler.effects == new
     assert ddb.counts() == Counter(BatchGetItem=2)
 
 
@@ -272,7 +291,7 @@ def test_very_long_key_is_hashed_and_still_deduplicated(aws, lambda_context, tab
     assert len(item_id) < 600
 
 
-# -- stored state decides --------------------------------------------------------------------------------------------
+# -- stored state decides ----------------------------------------------------------------------------------------------
 
 
 def test_completed_key_whose_ttl_has_passed_is_processed_again(aws, ddb, lambda_context):
@@ -292,8 +311,13 @@ def test_in_progress_key_whose_lock_expired_is_taken_over(aws, lambda_context, t
     """An INPROGRESS item whose in_progress_expiration has passed (its invocation died) is taken over and finished."""
     handler = Charge(settings=settings())
     assert handler.store is not None
-    put_item(aws, handler.store.item_id("a"), status="INPROGRESS", expiration=int(time.time()) + 3600,
-             in_progress_expiration=int(time.time() * 1000) - 1000)
+    put_item(
+        aws,
+        handler.store.item_id("a"),
+        status="INPROGRESS",
+        expiration=int(time.time()) + 3600,
+        in_progress_expiration=int(time.time() * 1000) - 1000,
+    )
     assert handler(sqs_event(*orders("a")), lambda_context) == {"batchItemFailures": []}
     assert handler.effects == ["a"]
     item = items(aws)[handler.store.item_id("a")]
@@ -306,8 +330,13 @@ def test_key_locked_by_another_invocation_is_retried_without_calling_handle(aws,
     handler = Charge(settings=settings())
     assert handler.store is not None
     lock = int(time.time() * 1000) + 60_000
-    put_item(aws, handler.store.item_id("a"), status="INPROGRESS", expiration=int(time.time()) + 3600,
-             in_progress_expiration=lock)
+    put_item(
+        aws,
+        handler.store.item_id("a"),
+        status="INPROGRESS",
+        expiration=int(time.time()) + 3600,
+        in_progress_expiration=lock,
+    )
     ddb.reset()
     assert failures(handler(sqs_event(*orders("a", "b")), lambda_context)) == ["m-a"]
     assert handler.effects == ["b"]
@@ -316,41 +345,69 @@ def test_key_locked_by_another_invocation_is_retried_without_calling_handle(aws,
     assert (item["status"]["S"], int(item["in_progress_expiration"]["N"])) == ("INPROGRESS", lock)
 
 
-# -- concurrency ---------------------------------------------------------------------------------------------------------
+def test_release_after_a_takeover_keeps_the_new_holders_lock(aws, table):
+    """An invocation whose lock expired and was taken over must not delete the new holder's lock when it fails."""
+    first = IdempotencyStore(TABLE, scope="s", ttl_seconds=3600)
+    second = IdempotencyStore(TABLE, scope="s", ttl_seconds=3600)
+    assert first.acquire("k", remaining_ms=60_000) == "new"
+    assert second.acquire("k", remaining_ms=60_000) == "in-progress"
+    aws("dynamodb").update_item(  # the first invocation ran past its lock
+        TableName=TABLE,
+        Key={"id": {"S": first.item_id("k")}},
+        UpdateExpression="SET in_progress_expiration = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time() * 1000) - 1)}},
+    )
+    assert second.acquire("k", remaining_ms=60_000) == "new"
+    held = items(aws)[second.item_id("k")]["in_progress_expiration"]
+    first.release("k")
+    item = items(aws)[second.item_id("k")]
+    assert (item["status"]["S"], item["in_progress_expiration"]) == ("INPROGRESS", held)
+    second.complete("k")
+    assert first.acquire("k", remaining_ms=60_000) == "completed"
 
 
-def test_concurrent_invocations_with_the_same_batch_charge_each_order_once(table):
-    """8 invocations receive the same 10 records at once: each order is charged once in total; every record an
-    invocation did not charge is reported failed or was already COMPLETED by another, so nothing is lost."""
+# -- concurrency -------------------------------------------------------------------------------------------------------
+
+
+def test_concurrent_invocations_with_the_same_batch_charge_each_order_once(aws, table):
+    """8 invocations receive the same 10 records at once: each order is charged once in total, and every record an
+    invocation did not charge is either reported failed (retried) or was already COMPLETED when it returned."""
     ids = [f"o-{n}" for n in range(10)]
     records = orders(*ids)
     effects: list[str] = []
-    handlers = [Charge(settings=settings(), effects=effects, delay=0.005) for _ in range(8)]
+    # o-0's charge is slow, so its lock is still held while the other invocations finish the rest of the batch.
+    handlers = [Charge(settings=settings(), effects=effects, slow={"o-0": 1.0}) for _ in range(8)]
+    store = handlers[0].store
+    assert store is not None
+    observer = aws("dynamodb")
     start = threading.Barrier(len(handlers))
 
-    def invoke(handler: Charge) -> list[str]:
+    def invoke(handler: Charge) -> tuple[list[str], dict[str, str]]:
         start.wait()
         try:
-            return failures(handler(sqs_event(*records), FakeLambdaContext()))
+            failed = failures(handler(sqs_event(*records), FakeLambdaContext()))
         except BatchFailedError:
-            return [r["messageId"] for r in records]  # all failed: Lambda retries the whole batch
+            failed = [r["messageId"] for r in records]  # all failed: Lambda retries the whole batch
+        # A record this invocation skipped is acknowledged to SQS (deleted): it must already be COMPLETED, or a
+        # failure of the invocation still holding it would lose it.
+        skipped = [k for k in ids if k not in handler.mine and f"m-{k}" not in failed]
+        states = {}
+        for key in skipped:
+            item = observer.get_item(TableName=TABLE, Key={"id": {"S": store.item_id(key)}}, ConsistentRead=True)
+            states[key] = item.get("Item", {}).get("status", {}).get("S", "ABSENT")
+        return failed, states
 
     with atomic_dynamodb(), ThreadPoolExecutor(len(handlers)) as pool:
-        reported = list(pool.map(invoke, handlers))
+        outcomes = list(pool.map(invoke, handlers))
 
     assert Counter(effects) == Counter(ids)
-    completed_by = {order_id: i for i, h in enumerate(handlers) for order_id in h.mine}
-    for i, (handler, failed) in enumerate(zip(handlers, reported, strict=True)):
+    for handler, (failed, skipped) in zip(handlers, outcomes, strict=True):
         assert len(failed) == len(set(failed))
-        for order_id in ids:
-            charged_here = order_id in handler.mine
-            retried = f"m-{order_id}" in failed
-            assert not (charged_here and retried), (i, order_id)
-            if not charged_here and not retried:
-                assert completed_by[order_id] != i  # skipped as a duplicate of another invocation's charge
+        assert not {f"m-{k}" for k in handler.mine} & set(failed)  # charged here and also retried: a double charge
+        assert set(skipped.values()) <= {"COMPLETED"}, skipped
 
     retry = Charge(settings=settings(), effects=effects)
-    for failed in reported:
+    for failed, _ in outcomes:
         if failed:
             again = [r for r in records if r["messageId"] in failed]
             assert retry(sqs_event(*again), FakeLambdaContext()) == {"batchItemFailures": []}
