@@ -104,6 +104,16 @@ def _validator(type_: Any) -> _Validator:
     return _Validator(type_, adapter.validate_json, adapter.validate_python)
 
 
+def _key_part(value: Any) -> str:
+    """One field of a composite idempotency key, escaped so ("a|b", "c") and ("a", "b|c") stay apart.
+
+    Values without ``\\`` or ``|`` come out unchanged, so keys stored before this escaping still match.
+    """
+    if value is None:
+        return "\\0"
+    return str(value).replace("\\", "\\\\").replace("|", "\\|")
+
+
 class LambdaEntry:
     """The callable a handler module exposes to Lambda; knows its handler class (the CDK side reads it).
 
@@ -390,7 +400,7 @@ class BaseHandler(Generic[M, C]):
         elif isinstance(key, str):
             result = getattr(value, key)
         else:
-            result = "|".join(str(getattr(value, name)) for name in key)
+            result = "|".join(_key_part(getattr(value, name)) for name in key)
         if result is None or result == "":
             raise PermanentError(
                 f"record {ctx.record_id}: idempotency key {idem.fields() or 'function'} is empty; "

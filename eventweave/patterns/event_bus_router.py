@@ -27,6 +27,8 @@ __all__ = ["DEFAULT_ARCHIVE_RETENTION", "EventBusRouter", "Route"]
 DEFAULT_ARCHIVE_RETENTION = Duration.days(14)
 """As long as eventweave's dead-letter queues keep a message: any failure found in one can still be replayed."""
 
+QUEUE_SAME_ACCOUNT_FLAG = "@aws-cdk/aws-events:eventsTargetQueueSameAccount"
+
 MAX_DELIVERY_RETRIES = 185
 MAX_DELIVERY_AGE = Duration.hours(24)
 
@@ -85,6 +87,10 @@ class EventBusRouter(Construct):
         event_bus_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
+        # CDK's SqsQueue target lets events.amazonaws.com send to a KMS-encrypted queue without any condition unless
+        # this flag is on; with it, only EventBridge rules of this account may (aws:SourceAccount). Set here, before
+        # any child exists, it applies to this router's rules only.
+        self.node.set_context(QUEUE_SAME_ACCOUNT_FLAG, True)
         if event_bus is not None and event_bus_name is not None:
             raise ValueError(f"{self.node.path}: event_bus_name names a new bus; yours already has a name")
         self.event_bus: events.IEventBus = event_bus or events.EventBus(

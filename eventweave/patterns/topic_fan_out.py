@@ -329,8 +329,10 @@ class TopicFanOut(Construct):
         )
         orders.topic, orders.key, orders.subscribers[0].queue
 
-    :param topic: bring your own topic (its encryption and policy are then yours). Default: a new
-        :class:`SecureTopic`.
+    :param topic: bring your own topic (its encryption and policy are then yours; SNS's use of the subscriber keys
+        is scoped to it with ``aws:SourceArn`` only if your app enables the CDK feature flag
+        ``@aws-cdk/aws-sns-subscriptions:restrictSqsDescryption``). Default: a new :class:`SecureTopic`, which
+        always gets the scoped grant.
     :param fifo: a FIFO topic; subscribers must then be ``SqsFifoHandler`` and get FIFO queues. With your own
         topic, taken from the topic. Default: False.
     :param content_based_deduplication: FIFO topic only. Default: off.

@@ -186,7 +186,13 @@ def test_queue_worker_route(default: Synth) -> None:
         if s.get("Principal") == {"Service": "events.amazonaws.com"}
     ]
     assert len(sends) == 4  # function route DLQ, queue, queue DLQ, topic route DLQ
-    assert all(s["Action"] == "sqs:SendMessage" and "aws:SourceArn" in s["Condition"]["ArnEquals"] for s in sends)
+    for statement in sends:
+        condition = statement["Condition"]
+        assert "aws:SourceArn" in condition.get("ArnEquals", {}) or condition == {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT}
+        }
+    queue_statement = next(s for s in sends if s["Resource"] == {"Fn::GetAtt": [queue, "Arn"]})
+    assert queue_statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     key_policy = default.template["Resources"][key]["Properties"]["KeyPolicy"]["Statement"]
     assert any(s["Principal"] == {"Service": "events.amazonaws.com"} for s in key_policy)
 

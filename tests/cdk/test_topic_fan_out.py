@@ -88,10 +88,11 @@ def test_topic_is_encrypted_tls_only_and_signed_with_sha256(standard: Synth) -> 
         "KmsMasterKeyId": {"Fn::GetAtt": [_ref(standard, fan_out.key), "Arn"]},
         "SignatureVersion": "2",
     })
-    standard.assertions.has_resource_properties("AWS::SNS::TopicPolicy", {"PolicyDocument": {"Statement": Match.array_with([
-        Match.object_like({"Effect": "Deny", "Action": "sns:Publish",
-                           "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
-    ])}})
+    tls_only = Match.object_like({"Effect": "Deny", "Action": "sns:Publish",
+                                  "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+    standard.assertions.has_resource_properties("AWS::SNS::TopicPolicy", {
+        "PolicyDocument": {"Statement": Match.array_with([tls_only])},
+    })
 
 
 def test_publishers_may_publish_and_use_the_topic_key(standard: Synth) -> None:
@@ -99,10 +100,11 @@ def test_publishers_may_publish_and_use_the_topic_key(standard: Synth) -> None:
     topic_key = standard.template["Resources"][_ref(standard, fan_out.key)]
     assert any(s.get("Principal") == {"Service": "events.amazonaws.com"}
                and sorted(_actions(s)) == ["kms:Decrypt", "kms:GenerateDataKey"] for s in _statements(topic_key))
-    standard.assertions.has_resource_properties("AWS::SNS::TopicPolicy", {"PolicyDocument": {"Statement": Match.array_with([
-        Match.object_like({"Effect": "Allow", "Action": "sns:Publish",
-                           "Principal": {"Service": "events.amazonaws.com"}}),
-    ])}})
+    allow = Match.object_like({"Effect": "Allow", "Action": "sns:Publish",
+                               "Principal": {"Service": "events.amazonaws.com"}})
+    standard.assertions.has_resource_properties("AWS::SNS::TopicPolicy", {
+        "PolicyDocument": {"Statement": Match.array_with([allow])},
+    })
     role_statements = [s for k, r in standard.resources("AWS::IAM::Policy").items() if k.startswith("Checkout")
                        for s in r["Properties"]["PolicyDocument"]["Statement"]]
     assert {a for s in role_statements for a in _actions(s)} == {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"}
