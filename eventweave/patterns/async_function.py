@@ -202,8 +202,8 @@ def check_async_settings(where: str, retry_attempts: int, max_event_age: Duratio
 class AsyncFunction(Construct):
     """A Lambda function invoked asynchronously, whose every outcome ends somewhere.
 
-    Lambda retries a failed invocation ``retry_attempts`` times (0-2), drops events older than ``max_event_age``, and
-    sends a record of each invocation it gives up on to the on-failure destination (a new encrypted
+    Lambda retries a failed invocation ``retry_attempts`` times (0-2), gives up on events still waiting after
+    ``max_event_age``, and sends a record of each event it gives up on to the on-failure destination (a new encrypted
     :class:`FailureQueue` unless you choose one); on-success records go where you say. Poison (a payload that fails
     validation or raises ``PermanentError``) is not retried: the handler sends it at once to ``EVENTWEAVE_DLQ``, which
     is the on-failure queue or topic (or a new :class:`FailureQueue` when on-failure is a bus or a function). The
@@ -230,6 +230,7 @@ class AsyncFunction(Construct):
     :param failure_consumer: an ``SqsHandler[AsyncInvocationRecord[Model]]`` that consumes the failure records: it
         gets a :class:`QueueWorker` whose queue is the on-failure destination; poison goes to that worker's DLQ.
         Default: none (failure records wait in the queue, alarmed).
+    :param idempotency_table: for an idempotent handler. Default: a new table when the handler declares idempotency.
     :param alarms: alarms on waiting failure records and on ``DestinationDeliveryFailures``. Default: True.
     :param function_props: further :class:`EventFunction` options (timeout, memory_size, environment, max_hops, ...).
     """

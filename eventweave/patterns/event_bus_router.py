@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import jsii
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -14,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from eventweave.constructs.queue import DEFAULT_MAX_RECEIVE_COUNT, DurableQueue
@@ -22,7 +24,7 @@ from eventweave.handlers.base import BaseHandler
 from .async_function import AsyncFunction, DestinationTarget, FailureQueue
 from .queue_worker import QueueWorker
 
-__all__ = ["DEFAULT_ARCHIVE_RETENTION", "EventBusRouter", "Route"]
+__all__ = ["DEFAULT_ARCHIVE_RETENTION", "EventBusRouter", "Route", "TopicTarget"]
 
 DEFAULT_ARCHIVE_RETENTION = Duration.days(14)
 """As long as eventweave's dead-letter queues keep a message: any failure found in one can still be replayed."""
@@ -33,6 +35,55 @@ MAX_DELIVERY_RETRIES = 185
 MAX_DELIVERY_AGE = Duration.hours(24)
 
 EventPatternLike = events.EventPattern | Mapping[str, Any]
+
+
+@jsii.implements(events.IRuleTarget)
+class TopicTarget:
+    """An SNS topic as rule target that only this rule may publish to, with a retry policy and a dead-letter queue.
+
+    ``aws_events_targets.SnsTopic`` lets ``events.amazonaws.com`` publish to the topic with no condition, so any
+    account's rule could target it (the confused deputy); this target adds the statement with ``aws:SourceArn`` set
+    to the rule, and lets EventBridge send to the dead-letter queue for that rule only.
+
+    Example::
+
+        rule.add_target(TopicTarget(topic, dead_letter_queue=dlq, retry_attempts=185, max_event_age=Duration.hours(24)))
+    """
+
+    def __init__(
+        self, topic: sns.ITopic, *, dead_letter_queue: sqs.IQueue, retry_attempts: int, max_event_age: Duration
+    ) -> None:
+        self.topic = topic
+        self.dead_letter_queue = dead_letter_queue
+        self.retry_attempts = retry_attempts
+        self.max_event_age = max_event_age
+
+    def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        rule_arn = rule.rule_ref.rule_arn
+        service = iam.ServicePrincipal("events.amazonaws.com")
+        condition = {"ArnEquals": {"aws:SourceArn": rule_arn}}
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["sns:Publish"], principals=[service], resources=[self.topic.topic_arn], conditions=condition
+            )
+        )
+        self.dead_letter_queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"],
+                principals=[service],
+                resources=[self.dead_letter_queue.queue_arn],
+                conditions=condition,
+            )
+        )
+        return events.RuleTargetConfig(
+            arn=self.topic.topic_arn,
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
+            retry_policy=events.CfnRule.RetryPolicyProperty(
+                maximum_retry_attempts=self.retry_attempts,
+                maximum_event_age_in_seconds=int(self.max_event_age.to_seconds()),
+            ),
+            target_resource=self.topic,
+        )
 
 
 @dataclass(frozen=True)
@@ -285,8 +336,9 @@ class EventBusRouter(Construct):
     ) -> Route:
         """Rule -> SNS topic, with a dead-letter queue for events EventBridge could not publish.
 
-        EventBridge publishes with the topic's resource policy (added here for a topic of this app). A topic encrypted
-        with a customer-managed key must let ``events.amazonaws.com`` use it; FIFO topics are not supported.
+        EventBridge publishes under the topic's resource policy, which gets a statement for this rule only (see
+        :class:`TopicTarget`; an imported topic's policy is yours to set). A topic encrypted with a customer-managed
+        key must let ``events.amazonaws.com`` use it (the AWS managed key cannot); FIFO topics are not supported.
 
         :param event_pattern: which events to publish (required: a topic has no handler to read it from).
         :param delivery_retry_attempts: 0-185. Default: 185.
@@ -305,7 +357,7 @@ class EventBusRouter(Construct):
             event_bus=self.event_bus,
             event_pattern=pattern,
             description=f"{scope.node.path} -> topic",
-            targets=[targets.SnsTopic(topic, dead_letter_queue=undelivered.queue, **retry)],
+            targets=[TopicTarget(topic, dead_letter_queue=undelivered.queue, **retry)],
         )
         route = Route(id, "topic", rule, undelivered.queue, topic=topic)
         self.routes[id] = route

@@ -49,8 +49,9 @@ class StreamProcessor(Construct):
     function falls behind) and failure records waiting.
 
     With no stream, a new Kinesis stream is created: on-demand (no shard planning, writes scale without throttling;
-    pass ``shard_count`` for a cheaper provisioned stream), encrypted with the AWS managed key ``alias/aws/kinesis``
-    (what cdk-nag's AwsSolutions-KDS3 asks: a customer-managed key adds a KMS call per producer and consumer batch).
+    ``shard_count`` gives provisioned shards, cheaper at steady low volume), 24 h retention, encrypted with the AWS
+    managed key ``alias/aws/kinesis`` (what cdk-nag's AwsSolutions-KDS3 asks: a customer-managed key costs a KMS
+    request per producer and consumer call), retained when the stack is deleted.
     With no table, a new table is created: on-demand, ``NEW_AND_OLD_IMAGES`` stream, point-in-time recovery,
     encrypted, retained when the stack is deleted.
 
@@ -90,6 +91,7 @@ class StreamProcessor(Construct):
         of ``max_record_age`` when that is shorter.
     :param alarms: create the alarms. Default: True.
     :param timeout: function timeout. Default: 30 s.
+    :param idempotency_table: for an idempotent handler. Default: a new table when the handler declares idempotency.
     :param function_props: further :class:`EventFunction` options (memory_size, environment, max_hops, ...).
     """
 

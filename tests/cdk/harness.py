@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,13 @@ class Synth:
 def synthesize(build: Callable[[Stack], Any], *, name: str = "Test") -> Synth:
     """Build a stack with ``build(stack)``, synthesize it (bundling skipped) and check it with cdk-nag and cfn-lint."""
     outdir = tempfile.mkdtemp(prefix="eventweave-cdk-")
+    try:
+        return _synthesize(build, name, outdir)
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+
+
+def _synthesize(build: Callable[[Stack], Any], name: str, outdir: str) -> Synth:
     app = App(outdir=outdir, context={"aws:cdk:bundling-stacks": []})
     stack = Stack(app, name, env=Environment(account=ACCOUNT, region=REGION))
     build(stack)
@@ -79,7 +87,8 @@ def synthesize(build: Callable[[Stack], Any], *, name: str = "Test") -> Synth:
 
 def wildcard_problems(statements: list[dict[str, Any]]) -> list[str]:
     """Statements with a wildcard action, or Resource '*' outside the actions that allow nothing else."""
-    only_star = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+    # AWS documents no resource-level permissions for these: Resource '*' is the only form they take.
+    only_star = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams")
     problems = []
     for statement in statements:
         actions = statement.get("Action", [])

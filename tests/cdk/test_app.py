@@ -41,15 +41,26 @@ def test_python_app_path_synthesizes_and_bundles(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     template = _check_assembly(outdir)
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert functions
+    handlers = {f["Properties"]["Handler"] for f in functions}
+    # Every pattern is in the example app, each with its paired handler.
+    for entry in ("examples.showcase.handlers.charge", "examples.showcase.pubsub_handlers.reserve_stock",
+                  "examples.showcase.pubsub_handlers.email_receipt", "examples.showcase.pubsub_handlers.track_orders",
+                  "examples.showcase.stream_handlers.shipping", "examples.showcase.stream_handlers.count_page_views",
+                  "examples.showcase.stream_handlers.project_accounts", "examples.showcase.job_handlers.count_words",
+                  "examples.showcase.job_handlers.summarize", "examples.showcase.stream_handlers.resize"):
+        assert entry in handlers
     assets = [p for p in outdir.iterdir() if p.name.startswith("asset.") and p.is_dir()]
-    assert assets, "the function code must be staged as an asset"
-    asset = assets[0]
-    assert (asset / "eventweave" / "handlers" / "base.py").exists()
-    assert not (asset / "eventweave" / "constructs").exists(), "the CDK side must not ship inside Lambda"
-    assert (asset / "examples" / "showcase" / "handlers.py").exists()
-    native = list((asset / "pydantic_core").glob("_pydantic_core.cpython-314-aarch64-linux-gnu.so"))
-    assert native, "pydantic-core must be the Lambda platform's wheel (CPython 3.14, aarch64)"
+    assert len(assets) == 2, "one asset for the examples package, one runtime-only asset for built-in handlers"
+    for asset in assets:
+        assert (asset / "eventweave" / "handlers" / "base.py").exists()
+        assert not (asset / "eventweave" / "constructs").exists(), "the CDK side must not ship inside Lambda"
+        assert not (asset / "eventweave" / "patterns").exists()
+        native = list((asset / "pydantic_core").glob("_pydantic_core.cpython-314-aarch64-linux-gnu.so"))
+        assert native, "pydantic-core must be the Lambda platform's wheel (CPython 3.14, aarch64)"
+        assert not list(asset.rglob("__pycache__"))
+    with_examples = [a for a in assets if (a / "examples" / "showcase" / "handlers.py").exists()]
+    assert len(with_examples) == 1
+    asset = with_examples[0]
     assert not list(asset.rglob("__pycache__"))
 
 

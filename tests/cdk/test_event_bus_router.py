@@ -211,16 +211,23 @@ def test_topic_route(default: Synth) -> None:
             ],
         },
     )
-    default.assertions.has_resource_properties(
-        "AWS::SNS::TopicPolicy",
+    # Only this rule may publish (no confused deputy): aws:SourceArn is the rule.
+    rule = _ref(default.template, "AWS::Events::Rule", "OrdersAuditRule")
+    publishes = [
+        {k: v for k, v in st.items() if k != "Sid"}
+        for p in default.resources("AWS::SNS::TopicPolicy").values()
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+        if st["Effect"] == "Allow"
+    ]
+    assert publishes == [
         {
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [Match.object_like({"Action": "sns:Publish", "Principal": {"Service": "events.amazonaws.com"}})]
-                )
-            }
-        },
-    )
+            "Action": "sns:Publish",
+            "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule, "Arn"]}}},
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Resource": {"Ref": topic},
+        }
+    ]
 
 
 def test_least_privilege(default: Synth, variants: Synth) -> None:
