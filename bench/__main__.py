@@ -14,7 +14,7 @@ import time
 
 from ._report import ROOT, Section, machine_info
 
-BENCHMARKS = ("cold_import", "per_record", "per_record_breakdown", "idempotency_requests")
+BENCHMARKS = ("cold_import", "per_record", "per_record_breakdown", "idempotency_requests", "synth_time")
 
 
 def main(argv: list[str]) -> int:

@@ -61,3 +61,14 @@ def aws(moto_endpoint: str) -> Iterator[Any]:
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Escape lone surrogates in captured output: tests feed them on purpose, and pytest-xdist sends reports as strict
+    UTF-8, crashing the worker on one although the test itself passed."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    report.sections = [
+        (name, content.encode("utf-8", "backslashreplace").decode("utf-8")) for name, content in report.sections
+    ]

@@ -197,15 +197,23 @@ def attribute_value(raw: dict[str, Any], name: str) -> str | None:
 
 
 def trace_from_attributes(raw: dict[str, Any] | None) -> tuple[str | None, str | None, int]:
-    """``(correlation id, causation id, hops)`` from a message-attribute map; hops 0 when absent or unreadable."""
+    """``(correlation id, causation id, hops)`` from a message-attribute map.
+
+    Hops are 0 when no counter is present, and maximal (so the recursion guard trips) when a counter is present but
+    unreadable or negative: a corrupt counter must never reset a loop to zero.
+    """
     if not raw or (ATTR_HOPS not in raw and ATTR_CORRELATION not in raw):
         return None, None, 0
     hops_text = attribute_value(raw, ATTR_HOPS)
-    try:
-        hops = int(hops_text) if hops_text is not None else 0
-    except ValueError:
-        # A corrupt counter must not reset a loop to zero: treat it as maximal so the guard trips.
-        hops = 1 << 30
+    if hops_text is None:
+        # A counter that is present but not a string attribute is as corrupt as an unparsable one.
+        hops = 1 << 30 if ATTR_HOPS in raw else 0
+    else:
+        try:
+            hops = int(hops_text)
+        except ValueError:
+            # A corrupt counter must not reset a loop to zero: treat it as maximal so the guard trips.
+            hops = 1 << 30
     if hops < 0:
         hops = 1 << 30
     return attribute_value(raw, ATTR_CORRELATION), attribute_value(raw, ATTR_CAUSATION), hops

@@ -214,6 +214,7 @@ class DestinationHandler(InvokeHandler[AsyncInvocationRecord[P]], Generic[P]):
                 ctx.causation_id = trace[1]
                 # A destination is a new hop of the same chain; a destination that fails again must stop too.
                 ctx.hops = trace[2] + 1
+                self._guard(ctx)
         return ctx, value, method
 
 

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .context import current_record
 
@@ -62,10 +62,24 @@ _METRIC_NAMES = {
 }
 
 
+def _serialize_log(log: dict[str, Any]) -> str:
+    """Powertools' compact JSON, falling back to ASCII escapes when a line holds a lone surrogate.
+
+    Record ids and validation errors quote producer input; a lone surrogate there (legal in a JSON escape) cannot be
+    written to Lambda's UTF-8 stdout, and the logging module would drop the whole line, reason and record id included.
+    """
+    text = json.dumps(log, default=str, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(log, default=str, separators=(",", ":"))
+    return text
+
+
 def make_logger(service: str) -> Logger:
     from aws_lambda_powertools import Logger
 
-    logger = Logger(service=service)
+    logger = Logger(service=service, json_serializer=_serialize_log)
     logger.addFilter(CorrelationFilter())
     return logger
 

@@ -86,7 +86,7 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
                     or body.__class__ is not str
                     or '"TopicArn"' in body
                     or '"detail-type"' in body
-                    or (attrs and (ATTR_HOPS in attrs or ATTR_CORRELATION in attrs))
+                    or (attrs and (attrs.__class__ is not dict or ATTR_HOPS in attrs or ATTR_CORRELATION in attrs))
                 ):
                     self._process(batch, i, raw, self._decode_or_poison(raw, lambda_context))
                     continue
@@ -181,11 +181,15 @@ class SqsFifoHandler(SqsHandler[M]):
 
 
 def _is_fifo(records: list[Any]) -> bool:
-    first = records[0] if records else None
-    if not isinstance(first, dict):
-        return False
-    arn = first.get("eventSourceARN")
-    if isinstance(arn, str) and arn.endswith(".fifo"):
-        return True
-    attrs = first.get("attributes")
-    return isinstance(attrs, dict) and "MessageGroupId" in attrs
+    # Any FIFO marker on any record decides: a batch comes from one queue, and wrongly treating a FIFO batch as
+    # standard would process past a failed message of its group and break the group's order.
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        arn = record.get("eventSourceARN")
+        if isinstance(arn, str) and arn.endswith(".fifo"):
+            return True
+        attrs = record.get("attributes")
+        if isinstance(attrs, dict) and "MessageGroupId" in attrs:
+            return True
+    return False

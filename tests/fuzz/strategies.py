@@ -386,7 +386,9 @@ def mutated(draw: st.DrawFn, obj: Any, depth: int = 0) -> Any:
     paths = _paths(obj)
     if not paths:
         return draw(junk)
-    path = draw(st.sampled_from(paths))
+    top = [path for path in paths if len(path) == 1]
+    # Half the time a top-level key: the fields a source reads first, reached rarely among all nested paths.
+    path = draw(st.sampled_from(top if top and draw(st.booleans()) else paths))
     parent, key = _parent(obj, path), path[-1]
     value = parent[key]
     op = draw(st.sampled_from(["drop", "retype", "hostile", "inner", "inner"]))
@@ -415,6 +417,7 @@ class _Built:
     record: Any
     spec: Spec
     damage: list[Callable[[Any], Any]] = field(default_factory=list)  # envelope damage that makes it poison
+    retypes: list[tuple[tuple[str, ...], Any]] = field(default_factory=list)  # (path, value): fate unknown
 
 
 @st.composite
@@ -436,8 +439,13 @@ def _batch(
     for i in range(size):
         built = build(draw, i)
         record, spec = built.record, built.spec
-        damage = draw(st.sampled_from(["none", "none", "none", "mutate", "mutate", "envelope", "junk"]))
-        if damage == "mutate":
+        damage = draw(st.sampled_from(["none", "none", "none", "mutate", "mutate", "envelope", "retype", "junk"]))
+        if damage == "retype" and built.retypes:
+            path, value = draw(st.sampled_from(built.retypes))
+            record = copy.deepcopy(record)
+            _parent(record, path)[path[-1]] = copy.deepcopy(value)
+            spec = replace(spec, clean=False)
+        elif damage == "mutate":
             record = draw(mutated(record))
             if draw(st.booleans()):
                 record = draw(mutated(record))
@@ -467,6 +475,8 @@ def _batch(
                     if isinstance(value, str) and value:  # a valid id: sharing it is benign
                         set_id(records[dst], value)
                         notes.append(f"record {dst} takes the id of record {src}")
+                        # ...but it may repair an id the damage had removed.
+                        specs[dst] = replace(specs[dst], poison=False)
                 except (KeyError, TypeError, IndexError):
                     pass
     return records, specs, notes
@@ -546,6 +556,15 @@ def _sqs_envelope_damage(i: int, payload: dict[str, Any]) -> list[Callable[[Any]
     return [sns_message_dict, eventbridge_detail_list, sns_eventbridge_detail_list, body_not_a_string]
 
 
+# Maps that are not maps. Whether such a record is poison depends on its body (an envelope brings its own trace).
+_SQS_RETYPES: list[tuple[tuple[str, ...], Any]] = [
+    *((("messageAttributes",), value) for value in (True, 7, 2.5, "eventweave-hops", ["eventweave-hops"], None)),
+    *((("attributes",), value) for value in ("MessageGroupId", ["MessageGroupId"], 7, None)),
+    (("attributes", "MessageGroupId"), 7),
+    (("messageAttributes", "eventweave-hops"), {"stringValue": ["17"], "dataType": "Number"}),
+]
+
+
 def _sqs_builder(fifo: bool, body_for: Callable[[st.DrawFn, int], tuple[Any, Spec]] | None = None) -> Any:
     def build(draw: st.DrawFn, i: int) -> _Built:
         message_id = f"m{i}-{draw(st.sampled_from(['a', 'b', 'ü', '🦄', 'x' * 40]))}"
@@ -578,7 +597,7 @@ def _sqs_builder(fifo: bool, body_for: Callable[[st.DrawFn, int], tuple[Any, Spe
             spec = replace(spec, event_type=event_type)
         spec = replace(spec, hostile_hops=trace_kind == "hostile")
         record = _pin(f.sqs_record(body, message_id=message_id, attributes=attrs, group_id=group), i)
-        return _Built(record, spec, _sqs_envelope_damage(i, payload))
+        return _Built(record, spec, _sqs_envelope_damage(i, payload), _SQS_RETYPES)
 
     return build
 

@@ -68,6 +68,7 @@ FUZZ = settings(
     database=None,
     deadline=None,
     print_blob=False,
+    report_multiple_bugs=False,  # one minimal example per test: shrinking several distinct bugs costs minutes
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 SETTINGS = Settings(dlq="https://sqs.us-east-1.amazonaws.com/123456789012/fuzz-dlq", function_name="fuzz-fn")
@@ -212,6 +213,8 @@ class Fate:
 
 @dataclass
 class Run:
+    """One invocation: what it returned or raised, the event as it was before, and each record's fate."""
+
     case: Case
     handler: Any
     result: Any

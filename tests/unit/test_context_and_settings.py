@@ -101,8 +101,12 @@ def test_sqs_context_reads_system_attributes():
             ("c", "d", 5),
         ),
         ({"eventweave-hops": sqs_attribute("five")}, (None, None, 1 << 30)),
+        ({"eventweave-hops": sqs_attribute("-1")}, (None, None, 1 << 30)),
+        ({"eventweave-hops": "-1"}, (None, None, 1 << 30)),
+        ({"eventweave-hops": {"dataType": "Binary", "binaryValue": b"1"}}, (None, None, 1 << 30)),
     ],
-    ids=["none", "empty", "unrelated", "correlation-only", "sns-full", "corrupt-hops"],
+    ids=["none", "empty", "unrelated", "correlation-only", "sns-full", "corrupt-hops", "negative-hops",
+         "unshaped-hops", "binary-hops"],
 )
 def test_trace_from_attributes(raw, expected):
     """Trace attributes parse from SQS and SNS shapes; a corrupt hop count reads as huge so the guard trips."""

@@ -677,3 +677,12 @@ def test_log_lines_after_the_batch_carry_no_correlation_id(lambda_context, capsy
     lines = _log_lines(capsys.readouterr().out)
     after = next(line for line in lines if line["message"] == "after")
     assert "correlation_id" not in after
+
+
+def test_a_lone_surrogate_in_a_record_id_does_not_lose_the_log_line(lambda_context, capsys):
+    """Producer text with a lone surrogate cannot be written as UTF-8; the line is escaped instead of dropped."""
+    handler = Loud(settings=Settings(service=f"corr-{uuid.uuid4().hex}"))
+    with_dead_letter(handler)
+    handler(sqs_event(sqs_record("not json", message_id="m-\ud800")), lambda_context)
+    poison = [line for line in _log_lines(capsys.readouterr().out) if "poison_reason" in line]
+    assert [line["record_id"] for line in poison] == ["m-\ud800"]
