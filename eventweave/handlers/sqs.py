@@ -54,6 +54,8 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
         else:
             failures, counts, _ = self._run(records, context, mode)
         self._finish(counts, failures, len(records))
+        if not failures:
+            return {"batchItemFailures": []}
         return {"batchItemFailures": [{"itemIdentifier": f} for f in failures if f is not None]}
 
     def _run_plain(self, records: list[Any], lambda_context: Any) -> tuple[list[str | None], BatchCounts]:
@@ -63,7 +65,8 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
         validation or raises goes through the general per-record path, so the rules are the engine's; this loop only
         removes the per-record calls and checks that cost as much as validating the record.
         """
-        batch = _Batch("independent")
+        # Created on the first record that leaves the fast path: a clean batch needs no bookkeeping at all.
+        batch: _Batch | None = None
         handle = self.handle
         validate = self._validator_.from_json
         new = _new
@@ -88,6 +91,7 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
                     or '"detail-type"' in body
                     or (attrs and (attrs.__class__ is not dict or ATTR_HOPS in attrs or ATTR_CORRELATION in attrs))
                 ):
+                    batch = batch or _Batch("independent")
                     self._process(batch, i, raw, self._decode_or_poison(raw, lambda_context))
                     continue
                 ctx = new(context_type)
@@ -102,6 +106,7 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
                 try:
                     value = validate(body)
                 except ValueError as error:  # pydantic's ValidationError is a ValueError
+                    batch = batch or _Batch("independent")
                     self._process(batch, i, raw, Poison("validation-error", error, ctx))
                     continue
                 # Stays set while a failure is logged, so those lines carry the correlation id too.
@@ -109,6 +114,7 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
                 try:
                     result = handle(value, ctx)
                 except Exception as error:
+                    batch = batch or _Batch("independent")
                     self._handle_error(batch, i, raw, ctx, error, None)
                     continue
                 if result is IGNORED:
@@ -117,6 +123,8 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
                     processed += 1
         finally:
             local.record = previous
+        if batch is None:
+            return [], BatchCounts(processed=processed, ignored=ignored)
         batch.counts.processed += processed
         batch.counts.ignored += ignored
         self._flush_deferred(batch)
@@ -181,15 +189,15 @@ class SqsFifoHandler(SqsHandler[M]):
 
 
 def _is_fifo(records: list[Any]) -> bool:
-    # Any FIFO marker on any record decides: a batch comes from one queue, and wrongly treating a FIFO batch as
-    # standard would process past a failed message of its group and break the group's order.
+    # A batch comes from one queue: the first record that names its source decides. Records before it that are not
+    # records at all must not make a FIFO batch look standard, which would process past a failed message of a group.
     for record in records:
         if not isinstance(record, dict):
             continue
-        arn = record.get("eventSourceARN")
-        if isinstance(arn, str) and arn.endswith(".fifo"):
-            return True
         attrs = record.get("attributes")
         if isinstance(attrs, dict) and "MessageGroupId" in attrs:
             return True
+        arn = record.get("eventSourceARN")
+        if isinstance(arn, str):
+            return arn.endswith(".fifo")
     return False
