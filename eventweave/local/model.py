@@ -1,0 +1,184 @@
+"""What the local cloud knows about a deployed app: plain records shared by the deployer, the Lambda service,
+the event source pollers and the push paths.
+
+The deployer turns a synthesized template into these records (physical names resolved, intrinsics evaluated); the
+other parts only read them. Nothing here talks to AWS or moto.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "AsyncConfig",
+    "DestinationSpec",
+    "EventSourceMappingSpec",
+    "FunctionSpec",
+    "FunctionUrlSpec",
+    "InvokeResult",
+    "Invoker",
+    "LogSink",
+    "PushTarget",
+]
+
+InvocationType = Literal["RequestResponse", "Event"]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Lambda function of a deployed stack, as the local Lambda service runs it.
+
+    Example::
+
+        FunctionSpec(name="App-WorkerFunction-1A2B", arn="arn:aws:lambda:us-east-1:000000000000:function:App-...",
+                     handler="examples.showcase.handlers.handler", code_dir=Path("cdk.out/asset.abc"),
+                     environment={"EVENTWEAVE_DLQ": "https://..."}, timeout_seconds=30)
+    """
+
+    name: str
+    arn: str
+    handler: str
+    """``module.attribute`` of the entry point, as in the template's ``Handler``."""
+    code_dir: Path
+    """The unpacked asset directory; the local worker imports the handler module from it."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout_seconds: int = 3
+    memory_mb: int = 128
+    reserved_concurrency: int | None = None
+    runtime: str = "python3.14"
+    dead_letter_arn: str | None = None
+    """``DeadLetterConfig.TargetArn``: where the async path sends an event after its last retry."""
+    logical_id: str = ""
+    stack_name: str = ""
+
+
+@dataclass(frozen=True)
+class DestinationSpec:
+    """An on-success / on-failure destination: an SQS queue, SNS topic, EventBridge bus or Lambda function ARN."""
+
+    arn: str
+
+    @property
+    def service(self) -> str:
+        """``sqs``, ``sns``, ``events`` or ``lambda``: the ARN's service field."""
+        return self.arn.split(":")[2]
+
+
+@dataclass(frozen=True)
+class AsyncConfig:
+    """``AWS::Lambda::EventInvokeConfig`` of a function (AWS defaults when the template has none)."""
+
+    maximum_retry_attempts: int = 2
+    maximum_event_age_seconds: int = 21600
+    on_success: DestinationSpec | None = None
+    on_failure: DestinationSpec | None = None
+
+
+@dataclass(frozen=True)
+class EventSourceMappingSpec:
+    """An ``AWS::Lambda::EventSourceMapping``: run by eventweave's pollers, never registered in moto.
+
+    ``source_arn`` is an SQS queue, Kinesis stream or DynamoDB stream ARN; the stream-only fields keep AWS's defaults
+    when the template leaves them out (retry until the record expires, no age limit, no bisect).
+    """
+
+    uuid: str
+    function_name: str
+    source_arn: str
+    batch_size: int = 10
+    maximum_batching_window_seconds: int = 0
+    enabled: bool = True
+    report_batch_item_failures: bool = False
+    maximum_concurrency: int | None = None
+    """SQS ``ScalingConfig.MaximumConcurrency``."""
+    starting_position: str | None = None
+    """``TRIM_HORIZON`` / ``LATEST`` for streams."""
+    bisect_batch_on_function_error: bool = False
+    maximum_retry_attempts: int = -1
+    """-1: retry until the record expires, as AWS."""
+    maximum_record_age_seconds: int = -1
+    parallelization_factor: int = 1
+    on_failure: DestinationSpec | None = None
+    filter_patterns: tuple[str, ...] = ()
+    """``FilterCriteria.Filters[].Pattern`` JSON strings, EventBridge pattern syntax."""
+
+    @property
+    def source(self) -> Literal["sqs", "kinesis", "dynamodb"]:
+        """Which poller runs this mapping."""
+        service = self.source_arn.split(":")[2]
+        if service in ("sqs", "kinesis", "dynamodb"):
+            return service  # type: ignore[return-value]
+        raise ValueError(f"event source mapping {self.uuid}: unsupported source {self.source_arn}")
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """An SNS subscription or EventBridge rule target that moto cannot deliver: a Lambda function (either source) or
+    an SNS topic (EventBridge).
+
+    moto cannot deliver these itself (Lambda needs Docker there, and EventBridge answers HTTP 500 for Lambda and SNS
+    targets), so the deployer points the topic or rule at an internal SQS relay queue instead, keeping moto's filter
+    policy / event pattern matching, and the push poller turns each relayed message into an asynchronous invocation
+    with AWS's event shape, or a publish to the topic.
+    """
+
+    kind: Literal["sns", "events"]
+    source_arn: str
+    """The topic or rule ARN."""
+    target_arn: str
+    """A Lambda function ARN, or (EventBridge only) an SNS topic ARN."""
+    relay_queue_url: str
+    """The internal queue the deployer subscribed / targeted in moto."""
+    input_transform: Mapping[str, Any] | None = None
+    """EventBridge target ``Input`` / ``InputPath`` / ``InputTransformer``, applied by eventweave."""
+    dead_letter_arn: str | None = None
+    """EventBridge target ``DeadLetterConfig.Arn`` or SNS subscription redrive queue."""
+    maximum_retry_attempts: int = 185
+    maximum_event_age_seconds: int = 86400
+
+
+@dataclass(frozen=True)
+class FunctionUrlSpec:
+    """An ``AWS::Lambda::Url``: served on localhost by the local HTTP front."""
+
+    function_name: str
+    auth_type: Literal["AWS_IAM", "NONE"] = "AWS_IAM"
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """The outcome of one invocation, as Lambda's Invoke API reports it.
+
+    ``function_error`` is ``"Unhandled"`` when the handler raised or timed out (the payload then holds
+    ``errorMessage`` / ``errorType`` / ``stackTrace``), ``None`` on success.
+    """
+
+    status_code: int
+    payload: bytes
+    function_error: str | None = None
+    duration_ms: float = 0.0
+    cold_start: bool = False
+    request_id: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the handler returned normally."""
+        return self.function_error is None
+
+
+class Invoker(Protocol):
+    """What the pollers and push paths need from the Lambda service: a synchronous invoke by function name."""
+
+    def invoke(self, function_name: str, payload: bytes, *, source: str = "direct") -> InvokeResult:
+        """Run ``function_name`` on ``payload`` and wait; ``source`` labels the invocation in the local log."""
+        ...
+
+
+class LogSink(Protocol):
+    """Receives one line per invocation and the functions' own output."""
+
+    def __call__(self, line: str) -> None: ...
