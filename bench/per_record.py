@@ -69,7 +69,7 @@ def metrics_flush_cost(handler: Any) -> float | None:
     try:
         from eventweave.handlers.observability import BatchCounts
 
-        instance = handler.__self__
+        instance = handler.instance
         counts = BatchCounts(processed=10)
 
         def finish(_event: Any, _ctx: Any) -> None:
