@@ -33,7 +33,7 @@ typecheck: install
 	$(VENV)/bin/mypy eventweave examples
 
 unit: install
-	$(VENV)/bin/pytest -q -n 2
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 
 test: lint typecheck unit
 

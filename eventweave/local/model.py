@@ -22,6 +22,7 @@ __all__ = [
     "Invoker",
     "LogSink",
     "PushTarget",
+    "UnknownFunctionError",
 ]
 
 InvocationType = Literal["RequestResponse", "Event"]
@@ -168,6 +169,10 @@ class InvokeResult:
     def ok(self) -> bool:
         """Whether the handler returned normally."""
         return self.function_error is None
+
+
+class UnknownFunctionError(LookupError):
+    """No function of that name or ARN is deployed in the local cloud (Lambda's ``ResourceNotFoundException``)."""
 
 
 class Invoker(Protocol):

@@ -1,0 +1,286 @@
+"""``eventweave`` command line: ``eventweave local up | invoke | send | publish | put-events``.
+
+``up`` synthesizes the CDK app in the current folder, starts the embedded local cloud, deploys every stack (or those
+named), prints endpoints and resource names, writes them to ``.eventweave/local.json`` and runs until Ctrl-C. The
+other commands read that file, so a resource can be named by its physical name, its URL/ARN or a logical-id prefix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+STATE_FILE = Path(".eventweave") / "local.json"
+
+
+@contextmanager
+def _progress(what: str) -> Iterator[None]:
+    """One status line on stderr while ``what`` runs: a ticking clock on a terminal, start and end lines otherwise."""
+    start = time.monotonic()
+    done = threading.Event()
+    tty = sys.stderr.isatty()
+
+    def tick() -> None:
+        frames = "|/-\\"
+        i = 0
+        while not done.wait(0.1):
+            sys.stderr.write(f"\r{frames[i % 4]} {what} ({time.monotonic() - start:4.1f} s)")
+            sys.stderr.flush()
+            i += 1
+
+    thread = threading.Thread(target=tick, daemon=True) if tty else None
+    if thread is not None:
+        thread.start()
+    else:
+        print(f"{what} ...", file=sys.stderr, flush=True)
+    try:
+        yield
+    except BaseException:
+        done.set()
+        print(f"\r✗ {what} failed after {time.monotonic() - start:.1f} s", file=sys.stderr, flush=True)
+        raise
+    done.set()
+    if thread is not None:
+        thread.join()
+    print(f"\r✓ {what} ({time.monotonic() - start:.1f} s)      ", file=sys.stderr, flush=True)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from eventweave.local.cloud import LocalCloud
+    from eventweave.testing.stack import synthesize
+
+    app_dir = Path(args.app).resolve()
+    with tempfile.TemporaryDirectory(prefix="eventweave-local-") as tmp:
+        if args.assembly:
+            assembly = Path(args.assembly).resolve()
+        else:
+            with _progress(f"synthesizing {app_dir / 'app.py'}"):
+                assembly = synthesize(app_dir, Path(tmp) / "cdk.out")
+        from eventweave.local.assembly import CloudAssembly
+
+        cloud_assembly = CloudAssembly.load(assembly)
+        names = args.stack or [stack.name for stack in cloud_assembly.stacks]
+        cloud = LocalCloud(port=args.port, log=_log_line)
+        with _progress("starting the local cloud"):
+            endpoint = cloud.start()
+        try:
+            state: dict[str, Any] = {"endpoint": endpoint, "region": cloud.region, "stacks": {}}
+            for name in names:
+                with _progress(f"deploying {name}"):
+                    stack = cloud.deploy(cloud_assembly, name, stack_name=name)
+                deployment = stack.deployment
+                state["stacks"][name] = {
+                    "outputs": dict(deployment.outputs),
+                    "resources": {k: _plain(v) for k, v in deployment.resources.items()},
+                    "functions": {spec.logical_id: spec.name for spec in deployment.functions},
+                    "urls": stack.urls,
+                }
+            STATE_FILE.parent.mkdir(exist_ok=True)
+            STATE_FILE.write_text(json.dumps(state, indent=2))
+            _print_summary(state)
+            print(f"\nexport AWS_ENDPOINT_URL={endpoint}   # boto3 and the AWS CLI then talk to the local cloud")
+            print("Ctrl-C to stop.", flush=True)
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            try:
+                while not stop.wait(1):
+                    pass
+            except KeyboardInterrupt:
+                pass
+        finally:
+            with _progress("stopping"):
+                cloud.stop()
+            STATE_FILE.unlink(missing_ok=True)
+    return 0
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | type(None) | list | dict) else str(value)
+
+
+def _log_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _print_summary(state: dict[str, Any]) -> None:
+    print(f"\nlocal cloud at {state['endpoint']} ({state['region']})")
+    for name, stack in state["stacks"].items():
+        print(f"\nstack {name}")
+        for key, value in sorted(stack["outputs"].items()):
+            print(f"  output   {key} = {value}")
+        for _logical, function in sorted(stack["functions"].items()):
+            url = stack["urls"].get(function)
+            print(f"  function {function}" + (f"  {url}" if url else ""))
+        queues = sorted(v for v in stack["resources"].values() if isinstance(v, str) and "://" in v and "/queue" in v)
+        for queue in queues:
+            print(f"  queue    {queue}")
+
+
+def _state() -> dict[str, Any]:
+    if not STATE_FILE.is_file():
+        raise SystemExit(f"no {STATE_FILE}: start the local cloud first with `eventweave local up` in this folder")
+    state: dict[str, Any] = json.loads(STATE_FILE.read_text())
+    return state
+
+
+def _resolve(state: dict[str, Any], name: str, pick: Callable[[dict[str, Any]], dict[str, Any]], kind: str) -> str:
+    """A physical name/URL/ARN from itself, or from a unique logical-id prefix across the running stacks."""
+    found: list[str] = []
+    for stack in state["stacks"].values():
+        for logical, physical in pick(stack).items():
+            if physical == name:
+                return name
+            if isinstance(physical, str) and logical.startswith(name):
+                found.append(physical)
+    if len(found) == 1:
+        return found[0]
+    if not found and (":" in name or "://" in name):
+        return name  # a URL or ARN of something not deployed by `up`: let the service answer
+    raise SystemExit(f"{kind} {name!r}: {len(found)} matches; give the physical name or a longer logical-id prefix")
+
+
+def _client(state: dict[str, Any], service: str) -> Any:
+    import boto3
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    factory: Any = boto3.client  # typed per service literal; the service here is a runtime string
+    return factory(service, endpoint_url=state["endpoint"], region_name=state["region"])
+
+
+def _attributes(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--attribute {pair!r}: write NAME=VALUE")
+        out[key] = {"DataType": "String", "StringValue": value}
+    return out
+
+
+def _payload(text: str) -> str:
+    if text.startswith("@"):
+        return Path(text[1:]).read_text()
+    return text
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    state = _state()
+    name = _resolve(state, args.function, lambda s: s["functions"], "function")
+    response = _client(state, "lambda").invoke(
+        FunctionName=name,
+        InvocationType="Event" if args.event else "RequestResponse",
+        Payload=_payload(args.payload).encode(),
+    )
+    if args.event:
+        print(f"queued (HTTP {response['StatusCode']})")
+        return 0
+    print(response["Payload"].read().decode())
+    return 1 if response.get("FunctionError") else 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    state = _state()
+    url = _resolve(state, args.queue, lambda s: s["resources"], "queue")
+    extra: dict[str, Any] = {}
+    if args.group:
+        extra["MessageGroupId"] = args.group
+    if args.attribute:
+        extra["MessageAttributes"] = _attributes(args.attribute)
+    response = _client(state, "sqs").send_message(QueueUrl=url, MessageBody=_payload(args.body), **extra)
+    print(response["MessageId"])
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    state = _state()
+    arn = _resolve(state, args.topic, lambda s: s["resources"], "topic")
+    extra: dict[str, Any] = {}
+    if args.subject:
+        extra["Subject"] = args.subject
+    if args.group:
+        extra["MessageGroupId"] = args.group
+    if args.attribute:
+        extra["MessageAttributes"] = _attributes(args.attribute)
+    response = _client(state, "sns").publish(TopicArn=arn, Message=_payload(args.message), **extra)
+    print(response["MessageId"])
+    return 0
+
+
+def _put_events(args: argparse.Namespace) -> int:
+    state = _state()
+    bus = _resolve(state, args.bus, lambda s: s["resources"], "event bus") if args.bus != "default" else "default"
+    entry = {
+        "Source": args.source,
+        "DetailType": args.detail_type,
+        "Detail": _payload(args.detail),
+        "EventBusName": bus,
+    }
+    response = _client(state, "events").put_events(Entries=[entry])
+    print(json.dumps(response["Entries"]))
+    return 1 if response.get("FailedEntryCount") else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eventweave", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True)
+    local = sub.add_parser("local", help="the embedded local cloud").add_subparsers(dest="action", required=True)
+
+    up = local.add_parser("up", help="synthesize, start, deploy; run until Ctrl-C")
+    up.add_argument("--app", default=".", help="folder of the CDK app (app.py); default: here")
+    up.add_argument("--assembly", help="deploy this cloud assembly (cdk.out) instead of synthesizing")
+    up.add_argument("--stack", action="append", help="stack to deploy (repeatable); default: all")
+    up.add_argument("--port", type=int, default=4566, help="endpoint port (default 4566; 0 picks a free one)")
+    up.set_defaults(run=_up)
+
+    invoke = local.add_parser("invoke", help="invoke a function (RequestResponse, or --event for async)")
+    invoke.add_argument("function", help="function name, ARN or logical-id prefix")
+    invoke.add_argument("--payload", default="{}", help="JSON, or @file")
+    invoke.add_argument("--event", action="store_true", help="InvocationType=Event (retries, destinations)")
+    invoke.set_defaults(run=_invoke)
+
+    send = local.add_parser("send", help="send a message to a queue")
+    send.add_argument("queue", help="queue URL, name or logical-id prefix")
+    send.add_argument("body", help="message body, or @file")
+    send.add_argument("--group", help="MessageGroupId (FIFO queues)")
+    send.add_argument("--attribute", action="append", default=[], help="NAME=VALUE message attribute")
+    send.set_defaults(run=_send)
+
+    publish = local.add_parser("publish", help="publish a message to a topic")
+    publish.add_argument("topic", help="topic ARN or logical-id prefix")
+    publish.add_argument("message", help="message, or @file")
+    publish.add_argument("--subject")
+    publish.add_argument("--group", help="MessageGroupId (FIFO topics)")
+    publish.add_argument("--attribute", action="append", default=[], help="NAME=VALUE message attribute")
+    publish.set_defaults(run=_publish)
+
+    put = local.add_parser("put-events", help="put one event on a bus")
+    put.add_argument("--bus", default="default", help="bus name, ARN or logical-id prefix (default: default)")
+    put.add_argument("--source", required=True)
+    put.add_argument("--detail-type", required=True)
+    put.add_argument("--detail", default="{}", help="JSON, or @file")
+    put.set_defaults(run=_put_events)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``eventweave`` console script."""
+    args = _parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""``LocalCloud``: the data plane, the Lambda service, the async queue, event source mappings, push relays and URLs
+of one machine, started together; deploy cloud assemblies into it and destroy them again.
+
+Example::
+
+    with LocalCloud() as cloud:
+        stack = cloud.deploy("cdk.out", "EventweaveShowcase")
+        boto3.client("sqs", endpoint_url=cloud.endpoint).send_message(QueueUrl=stack.outputs["BillingQueueUrl"], ...)
+        cloud.wait_idle()
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .assembly import CloudAssembly
+from .deployer import Deployer, Deployment
+from .functions import LambdaService
+from .gateway import DataPlane
+from .http_front import FunctionUrlServer
+from .invocations import AsyncInvoker, PushRelay
+from .model import AsyncConfig, InvokeResult
+from .sources import SqsPoller, StreamPoller
+
+__all__ = ["LocalCloud", "LocalStack"]
+
+
+class _Runner(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def _stderr_log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class LocalStack:
+    """A stack deployed into the local cloud, and what runs it.
+
+    Example::
+
+        stack = cloud.deploy("cdk.out", "Orders")
+        stack.outputs["OrdersTopicArn"]; stack.urls  # {"App-Front-1A2B": "http://127.0.0.1:49731/"}
+    """
+
+    deployment: Deployment
+    runners: list[_Runner] = field(default_factory=list)
+    url_servers: list[FunctionUrlServer] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The deployed stack's name."""
+        return self.deployment.stack_name
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """The template's Outputs, resolved."""
+        return dict(self.deployment.outputs)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Local URL of each function that has a Function URL, by function name."""
+        return {server.spec.function_name: server.url for server in self.url_servers}
+
+    def function_name(self, logical_id_prefix: str) -> str:
+        """The physical name of the one function whose logical id starts with ``logical_id_prefix``."""
+        matches = [f.name for f in self.deployment.functions if f.logical_id.startswith(logical_id_prefix)]
+        if len(matches) != 1:
+            known = sorted(f.logical_id for f in self.deployment.functions)
+            raise KeyError(
+                f"stack {self.name}: {len(matches)} functions have a logical id starting with {logical_id_prefix!r}; "
+                f"choose one of {known}"
+            )
+        return matches[0]
+
+
+class LocalCloud:
+    """Everything eventweave runs locally, in one object: start it, deploy assemblies, destroy them, stop it.
+
+    ``endpoint``: an existing AWS-compatible endpoint (a LocalStack the user runs) instead of the embedded moto; the
+    handlers, event source mappings and async invocations still run here.
+
+    Example::
+
+        cloud = LocalCloud()
+        cloud.start()
+        stack = cloud.deploy("cdk.out")
+        ...
+        cloud.stop()
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        endpoint: str | None = None,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        log: Any = None,
+        async_retry_delays: tuple[float, ...] = (1.0, 2.0),
+        default_concurrency: int = 4,
+    ) -> None:
+        self.port = port
+        self.region = region
+        self.account_id = account_id
+        self.log = log or _stderr_log
+        self.async_retry_delays = async_retry_delays
+        self.default_concurrency = default_concurrency
+        self._external = endpoint
+        self.endpoint = endpoint or ""
+        self.data_plane: DataPlane | None = None
+        self.lambdas: LambdaService | None = None
+        self.async_invoker: AsyncInvoker | None = None
+        self.stacks: dict[str, LocalStack] = {}
+        self._lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Start the data plane (unless external) and the Lambda side; return the endpoint URL."""
+        if self._external is None:
+            self.data_plane = DataPlane(port=self.port, lambda_api=self, function_exists=self._function_exists)
+            self.endpoint = self.data_plane.start()
+        self.lambdas = LambdaService(
+            endpoint_url=self.endpoint,
+            region=self.region,
+            account_id=self.account_id,
+            log=self.log,
+            default_concurrency=self.default_concurrency,
+        )
+        self.async_invoker = AsyncInvoker(
+            self.lambdas,
+            endpoint_url=self.endpoint,
+            region=self.region,
+            account_id=self.account_id,
+            log=self.log,
+            retry_delays=self.async_retry_delays,
+        )
+        self.async_invoker.start()
+        return self.endpoint
+
+    def stop(self) -> None:
+        """Destroy nothing, stop everything: pollers, relays, URLs, workers, the data plane."""
+        for stack in list(self.stacks.values()):
+            self._stop_runtime(stack)
+        self.stacks.clear()
+        if self.async_invoker is not None:
+            self.async_invoker.stop()
+        if self.lambdas is not None:
+            self.lambdas.close()
+        if self.data_plane is not None:
+            self.data_plane.stop()
+
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- deploy / destroy -----------------------------------------------------------------------------------------
+
+    def deploy(
+        self, assembly: str | Path | CloudAssembly, stack: str | None = None, *, stack_name: str | None = None
+    ) -> LocalStack:
+        """Deploy one stack of a cloud assembly (the only one when ``stack`` is None) and start running it."""
+        lambdas, invoker = self._require()
+        cloud_assembly = assembly if isinstance(assembly, CloudAssembly) else CloudAssembly.load(Path(assembly))
+        artifact = cloud_assembly.stack(stack) if stack is not None else _only(cloud_assembly)
+        deployment = Deployer(endpoint_url=self.endpoint, region=self.region, account_id=self.account_id).deploy(
+            artifact, stack_name=stack_name
+        )
+        local = LocalStack(deployment)
+        try:
+            for spec in deployment.functions:
+                lambdas.register(spec)
+                config = deployment.async_configs.get(spec.name, AsyncConfig())
+                invoker.configure(spec.name, config, function_arn=spec.arn, dead_letter_arn=spec.dead_letter_arn)
+            for mapping in deployment.mappings:
+                if not mapping.enabled:
+                    continue
+                runner: _Runner = (
+                    SqsPoller(mapping, lambdas, endpoint_url=self.endpoint, region=self.region, log=self.log)
+                    if mapping.source == "sqs"
+                    else StreamPoller(mapping, lambdas, endpoint_url=self.endpoint, region=self.region, log=self.log)
+                )
+                runner.start()
+                local.runners.append(runner)
+            if deployment.push_targets:
+                relay = PushRelay(
+                    deployment.push_targets, invoker, endpoint_url=self.endpoint, region=self.region, log=self.log
+                )
+                relay.start()
+                local.runners.append(relay)
+            for url in deployment.urls:
+                port = int(url.url.rsplit(":", 1)[1].strip("/")) if url.url else 0
+                server = FunctionUrlServer(
+                    url, lambdas, port=port, log=self.log, account_id=self.account_id, region=self.region
+                )
+                server.start()
+                local.url_servers.append(server)
+        except BaseException:
+            self._stop_runtime(local)
+            Deployer(endpoint_url=self.endpoint, region=self.region, account_id=self.account_id).destroy(deployment)
+            raise
+        with self._lock:
+            self.stacks[deployment.stack_name] = local
+        return local
+
+    def destroy(self, stack: LocalStack) -> None:
+        """Stop what runs the stack, then delete its resources."""
+        self._stop_runtime(stack)
+        with self._lock:
+            self.stacks.pop(stack.name, None)
+        Deployer(endpoint_url=self.endpoint, region=self.region, account_id=self.account_id).destroy(stack.deployment)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no asynchronous invocation is queued or running (event source queues are the caller's)."""
+        _, invoker = self._require()
+        return invoker.wait_idle(timeout)
+
+    # -- the Lambda API the data plane's gateway calls ------------------------------------------------------------
+
+    def invoke_sync(self, function_name: str, payload: bytes) -> InvokeResult:
+        lambdas, _ = self._require()
+        return lambdas.invoke(function_name, payload, source="invoke")
+
+    def invoke_async(self, function_name: str, payload: bytes) -> None:
+        lambdas, invoker = self._require()
+        # An unknown function fails the Invoke call itself (404), as in AWS, instead of failing later in the queue.
+        invoker.submit(lambdas.get(function_name).name, payload, source="invoke-event")
+
+    def _function_exists(self, name: str) -> bool:
+        return self.lambdas is not None and self.lambdas.exists(name)
+
+    # -- internals ------------------------------------------------------------------------------------------------
+
+    def _require(self) -> tuple[LambdaService, AsyncInvoker]:
+        if self.lambdas is None or self.async_invoker is None:
+            raise RuntimeError("the local cloud is not started: call start() or use it as a context manager")
+        return self.lambdas, self.async_invoker
+
+    def _stop_runtime(self, stack: LocalStack) -> None:
+        for server in stack.url_servers:
+            server.stop()
+        for runner in stack.runners:
+            runner.stop()
+        stack.url_servers.clear()
+        stack.runners.clear()
+        if self.lambdas is not None:
+            for spec in stack.deployment.functions:
+                self.lambdas.unregister(spec.name)
+
+
+def _only(assembly: CloudAssembly) -> Any:
+    stacks = assembly.stacks
+    if len(stacks) != 1:
+        names = [s.name for s in stacks]
+        raise ValueError(f"the cloud assembly has {len(names)} stacks {names}; say which one to deploy")
+    return stacks[0]

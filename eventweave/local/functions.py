@@ -1,0 +1,363 @@
+"""The local Lambda service: each function runs in its own worker processes, as execution environments do in AWS.
+
+A worker imports the handler once (a visible cold start) and is reused while warm; at most ``reserved_concurrency``
+(or the service default) run one function at once and further invocations wait for one to free up; the function's
+timeout is enforced by killing the worker, whose next invocation cold-starts a new one. Handler errors, import errors,
+timeouts and crashed workers come back as Lambda reports them (``FunctionError: Unhandled`` with ``errorType`` /
+``errorMessage``), never as an exception of the service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from ._runner import read_message, write_message
+from .model import FunctionSpec, InvokeResult, LogSink, UnknownFunctionError
+
+__all__ = ["LambdaService"]
+
+_PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
+
+
+class _WorkerDiedError(Exception):
+    pass
+
+
+class _Worker:
+    """One execution environment: a runner process and its two pipes."""
+
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], python: str, log: LogSink | None) -> None:
+        self.spec = spec
+        req_r, self._req_w = os.pipe()
+        self._resp_r, resp_w = os.pipe()
+        env = dict(env, EVENTWEAVE_RUNNER_FDS=f"{req_r},{resp_w}")
+        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, eventweave's own runner module
+            [python, "-m", "eventweave.local._runner"],
+            cwd=str(spec.code_dir),
+            env=env,
+            pass_fds=(req_r, resp_w),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        os.close(req_r)
+        os.close(resp_w)
+        self._pump = threading.Thread(target=self._forward, args=(self.process.stdout, log), daemon=True)
+        self._pump.start()
+        self.ready = False
+
+    def _forward(self, stream: IO[bytes] | None, log: LogSink | None) -> None:
+        if stream is None:
+            return
+        for raw in stream:
+            if log is not None:
+                log(f"[{self.spec.name}] {raw.decode(errors='replace').rstrip()}")
+
+    def _receive(self, timeout: float) -> dict[str, Any] | None:
+        """The next message, ``None`` on timeout; raises :class:`_WorkerDiedError` if the process is gone."""
+        ready, _, _ = select.select([self._resp_r], [], [], max(0.0, timeout))
+        if not ready:
+            return None
+        message = read_message(self._resp_r)
+        if message is None:
+            raise _WorkerDiedError
+        return message
+
+    def start(self, deadline: float) -> None:
+        message = self._receive(deadline - time.monotonic())
+        if message is None:
+            raise TimeoutError
+        self.ready = True
+
+    def call(self, request: dict[str, Any], deadline: float) -> dict[str, Any] | None:
+        write_message(self._req_w, request)
+        return self._receive(deadline - time.monotonic())
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._req_w)
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        with contextlib.suppress(OSError):
+            os.close(self._resp_r)
+
+
+@dataclass
+class _Pool:
+    spec: FunctionSpec
+    limit: int
+    idle: list[_Worker] = field(default_factory=list)
+    busy: int = 0
+    condition: threading.Condition = field(default_factory=threading.Condition)
+    closed: bool = False
+
+
+class LambdaService:
+    """Runs the deployed functions of the local cloud; implements the :class:`~eventweave.local.model.Invoker` protocol.
+
+    Example::
+
+        with LambdaService(endpoint_url=plane.endpoint) as lambdas:
+            lambdas.register(spec)
+            result = lambdas.invoke(spec.name, b'{"Records": []}')
+            assert result.ok, result.payload
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str,
+        region: str = "us-east-1",
+        account_id: str = "000000000000",
+        log: LogSink | None = None,
+        default_concurrency: int = 4,
+        python: str = sys.executable,
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.account_id = account_id
+        self.log = log
+        self.default_concurrency = default_concurrency
+        self.python = python
+        self._pools: dict[str, _Pool] = {}
+        self._lock = threading.Lock()
+
+    # -- registry -------------------------------------------------------------------------------------------------
+
+    def register(self, spec: FunctionSpec) -> None:
+        """Make ``spec`` invocable (replacing an earlier function of the same name, whose workers stop)."""
+        if not spec.code_dir.is_dir():
+            raise FileNotFoundError(f"function {spec.name}: code directory {spec.code_dir} does not exist")
+        limit = spec.reserved_concurrency if spec.reserved_concurrency is not None else self.default_concurrency
+        with self._lock:
+            old = self._pools.pop(spec.name, None)
+            self._pools[spec.name] = _Pool(spec, limit)
+        if old is not None:
+            self._close_pool(old)
+
+    def unregister(self, name: str) -> None:
+        """Forget a function and stop its workers."""
+        with self._lock:
+            pool = self._pools.pop(name, None)
+        if pool is not None:
+            self._close_pool(pool)
+
+    def functions(self) -> list[FunctionSpec]:
+        """The registered functions."""
+        with self._lock:
+            return [pool.spec for pool in self._pools.values()]
+
+    def exists(self, name_or_arn: str) -> bool:
+        """Whether :meth:`get` would find the function."""
+        try:
+            self.get(name_or_arn)
+        except UnknownFunctionError:
+            return False
+        return True
+
+    def get(self, name_or_arn: str) -> FunctionSpec:
+        """The function named by a name, an ARN, or an ARN with a qualifier."""
+        return self._pool(name_or_arn).spec
+
+    def _pool(self, name_or_arn: str) -> _Pool:
+        name = name_or_arn
+        if name.startswith("arn:"):
+            parts = name.split(":")
+            name = parts[6] if len(parts) > 6 else name
+        elif ":" in name:
+            name = name.split(":", 1)[0]  # name:qualifier
+        with self._lock:
+            pool = self._pools.get(name)
+        if pool is None:
+            raise UnknownFunctionError(f"Function not found: {name_or_arn} (not deployed in the local cloud)")
+        return pool
+
+    # -- invoking -------------------------------------------------------------------------------------------------
+
+    def invoke(self, function_name: str, payload: bytes, *, source: str = "direct") -> InvokeResult:
+        """Run the function on ``payload`` and wait for its answer (RequestResponse)."""
+        pool = self._pool(function_name)
+        spec = pool.spec
+        if pool.limit == 0:
+            body = json.dumps(
+                {
+                    "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+                    "Type": "User",
+                    "message": "Rate Exceeded.",
+                }
+            ).encode()
+            self._log_line(spec, source, "throttled", 0.0, False, payload)
+            return InvokeResult(429, body, None)
+        worker = self._acquire(pool)
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        cold = not worker.ready
+        deadline = started + spec.timeout_seconds
+        outcome: dict[str, Any] | None
+        healthy = True
+        try:
+            if cold:
+                worker.start(deadline)  # the import counts against the timeout, as Lambda's init does on demand
+            request = {
+                "request_id": request_id,
+                "payload": payload.decode(errors="replace"),
+                "deadline_ms": int((time.time() + max(0.0, deadline - time.monotonic())) * 1000),
+                "function_arn": spec.arn,
+            }
+            outcome = worker.call(request, deadline)
+            if outcome is None:
+                healthy = False
+                outcome = {
+                    "error": {
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": (
+                            f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} "
+                            f"Task timed out after {spec.timeout_seconds:.2f} seconds"
+                        ),
+                    }
+                }
+        except TimeoutError:
+            healthy = False
+            outcome = {
+                "error": {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": (
+                        f"{request_id} Task timed out after {spec.timeout_seconds:.2f} seconds (during init)"
+                    ),
+                }
+            }
+        except (_WorkerDiedError, OSError):
+            healthy = False
+            try:
+                code: int | None = worker.process.wait(timeout=5)  # the pipe closes before the process is reaped
+            except subprocess.TimeoutExpired:
+                code = None
+            outcome = {
+                "error": {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}",
+                }
+            }
+        finally:
+            elapsed = (time.monotonic() - started) * 1000
+        self._release(pool, worker, healthy)
+        if "error" in outcome:
+            error = outcome["error"]
+            self._log_line(spec, source, str(error.get("errorType")), elapsed, cold, payload)
+            return InvokeResult(200, json.dumps(error).encode(), "Unhandled", elapsed, cold, request_id)
+        self._log_line(spec, source, "ok", elapsed, cold, payload)
+        return InvokeResult(200, str(outcome.get("payload", "null")).encode(), None, elapsed, cold, request_id)
+
+    def _environment(self, spec: FunctionSpec) -> dict[str, str]:
+        env = {key: os.environ[key] for key in _PASS_ENV if key in os.environ}
+        env.update(spec.environment)
+        env.update(
+            AWS_ENDPOINT_URL=self.endpoint_url,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's fixed test credentials
+            AWS_SESSION_TOKEN="testing",  # noqa: S106
+            AWS_REGION=self.region,
+            AWS_DEFAULT_REGION=self.region,
+            AWS_LAMBDA_FUNCTION_NAME=spec.name,
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(spec.memory_mb),
+            AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+            AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{spec.name}",
+            AWS_LAMBDA_LOG_STREAM_NAME=f"local/{uuid.uuid4().hex}",
+            AWS_EXECUTION_ENV=f"AWS_Lambda_{spec.runtime}",
+            LAMBDA_TASK_ROOT=str(spec.code_dir),
+            _HANDLER=spec.handler,
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def _acquire(self, pool: _Pool) -> _Worker:
+        with pool.condition:
+            while True:
+                if pool.closed:
+                    raise UnknownFunctionError(f"Function not found: {pool.spec.name} (it was removed)")
+                if pool.idle:
+                    pool.busy += 1
+                    return pool.idle.pop()
+                if pool.busy < pool.limit:
+                    pool.busy += 1
+                    break
+                pool.condition.wait()
+        try:
+            return _Worker(pool.spec, self._environment(pool.spec), self.python, self.log)
+        except BaseException:
+            with pool.condition:
+                pool.busy -= 1
+                pool.condition.notify()
+            raise
+
+    def _release(self, pool: _Pool, worker: _Worker, healthy: bool) -> None:
+        with pool.condition:
+            pool.busy -= 1
+            keep = healthy and not pool.closed
+            if keep:
+                pool.idle.append(worker)
+            pool.condition.notify()
+        if not keep:
+            worker.kill()
+
+    def _close_pool(self, pool: _Pool) -> None:
+        with pool.condition:
+            pool.closed = True
+            idle, pool.idle = pool.idle, []
+            pool.condition.notify_all()
+        for worker in idle:
+            worker.kill()
+
+    def _log_line(
+        self, spec: FunctionSpec, source: str, outcome: str, elapsed_ms: float, cold: bool, payload: bytes
+    ) -> None:
+        if self.log is None:
+            return
+        correlation = _correlation(payload)
+        self.log(
+            f"invoke {spec.name} source={source} outcome={outcome} duration={elapsed_ms:.0f}ms "
+            f"{'cold' if cold else 'warm'}" + (f" correlation={correlation}" if correlation else "")
+        )
+
+    def close(self) -> None:
+        """Stop every worker."""
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            self._close_pool(pool)
+
+    def __enter__(self) -> LambdaService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _correlation(payload: bytes) -> str | None:
+    """The eventweave correlation id of the first record of a payload, if it carries one (best effort, cheap)."""
+    marker = b"eventweave-correlation-id"
+    at = payload.find(marker)
+    if at < 0:
+        at = payload.find(b'"correlationId"')
+        if at < 0:
+            return None
+    window = payload[at : at + 200].decode(errors="replace")
+    for key in ('"stringValue": "', '"StringValue": "', '"Value": "', '"correlationId": "', '"correlationId":"'):
+        start = window.find(key)
+        if start >= 0:
+            start += len(key)
+            end = window.find('"', start)
+            if end > start:
+                return window[start:end]
+    return None

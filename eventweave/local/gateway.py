@@ -1,0 +1,158 @@
+"""The data plane: moto's server on 127.0.0.1, with Lambda's Invoke API answered by eventweave instead.
+
+moto stores SQS, SNS, EventBridge, Kinesis, DynamoDB (+ Streams), IAM, KMS and Logs state faithfully, but its Lambda
+``Invoke`` needs Docker. A small WSGI layer in front of moto's application sends ``POST
+/2015-03-31/functions/{name}/invocations`` to eventweave's Lambda service (synchronous) or async queue (``Event``),
+so any boto3 client pointed at the endpoint invokes the app's functions as it would in AWS; every other request
+reaches moto unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from .model import InvokeResult, UnknownFunctionError
+
+__all__ = ["DataPlane", "LambdaApi", "UnknownFunctionError"]
+
+_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+
+StartResponse = Callable[..., Any]
+
+
+class LambdaApi(Protocol):
+    """What the gateway needs from the Lambda side; :class:`eventweave.local.cloud.LocalCloud` provides it."""
+
+    def invoke_sync(self, function_name: str, payload: bytes) -> InvokeResult: ...
+
+    def invoke_async(self, function_name: str, payload: bytes) -> None: ...
+
+
+class _Gateway:
+    def __init__(self, moto_app: Any, plane: DataPlane) -> None:
+        self.moto_app = moto_app
+        self.plane = plane
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        match = _INVOKE.match(environ.get("PATH_INFO", ""))
+        api = self.plane.lambda_api
+        if match is None or environ.get("REQUEST_METHOD") != "POST" or api is None:
+            result: Iterable[bytes] = self.moto_app(environ, start_response)
+            return result
+        name = unquote(match.group("name"))
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        payload = environ["wsgi.input"].read(length) if length else b""
+        kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        try:
+            if kind == "DryRun":
+                self.plane.check_function(name)
+                start_response("204 No Content", [("Content-Length", "0")])
+                return [b""]
+            if kind == "Event":
+                api.invoke_async(name, payload)
+                start_response("202 Accepted", [("Content-Length", "0")])
+                return [b""]
+            outcome = api.invoke_sync(name, payload)
+        except UnknownFunctionError as error:
+            body = json.dumps({"Type": "User", "Message": str(error)}).encode()
+            start_response(
+                "404 Not Found",
+                [
+                    ("Content-Type", "application/json"),
+                    ("X-Amzn-ErrorType", "ResourceNotFoundException"),
+                    ("Content-Length", str(len(body))),
+                ],
+            )
+            return [body]
+        headers = [
+            ("Content-Type", "application/json"),
+            ("X-Amz-Executed-Version", "$LATEST"),
+            ("Content-Length", str(len(outcome.payload))),
+        ]
+        if outcome.function_error:
+            headers.append(("X-Amz-Function-Error", outcome.function_error))
+        start_response(f"{outcome.status_code} OK", headers)
+        return [outcome.payload]
+
+
+class DataPlane:
+    """moto's server on ``127.0.0.1`` (a free port by default), with Lambda invokes routed to ``lambda_api``.
+
+    Example::
+
+        plane = DataPlane(lambda_api=cloud)
+        endpoint = plane.start()          # "http://127.0.0.1:50311"
+        boto3.client("sqs", endpoint_url=endpoint).create_queue(QueueName="q")
+        plane.stop()
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        lambda_api: LambdaApi | None = None,
+        function_exists: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.port = port
+        self.lambda_api = lambda_api
+        self.function_exists = function_exists
+        self.endpoint = ""
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def check_function(self, name: str) -> None:
+        """Raise :class:`UnknownFunctionError` unless ``name`` is deployed (when a checker was given)."""
+        if self.function_exists is not None and not self.function_exists(name):
+            raise UnknownFunctionError(f"Function not found: {name}")
+
+    def start(self) -> str:
+        """Serve on 127.0.0.1 and return the endpoint URL."""
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        # moto's request handler logs every request at INFO; the local cloud logs invocations instead.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        app = _Gateway(DomainDispatcherApplication(create_backend_app), self)
+        self._server = make_server("127.0.0.1", self.port, app, True, request_handler=MotoRequestHandler)
+        host, port = self._server.server_address[:2]
+        self.endpoint = f"http://{host}:{port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="eventweave-data-plane", daemon=True)
+        self._thread.start()
+        return self.endpoint
+
+    def stop(self) -> None:
+        """Stop serving (moto's in-memory state stays with the process)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def environ(self) -> dict[str, str]:
+        """Environment for a process that should talk to this data plane with boto3."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+        }
+
+    def __enter__(self) -> DataPlane:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,168 @@
+"""The local Lambda service: real worker processes, warm reuse, timeouts, crashes, concurrency, the Invoke API."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from eventweave.local.functions import LambdaService
+from eventweave.local.gateway import DataPlane
+from eventweave.local.model import FunctionSpec, InvokeResult, UnknownFunctionError
+
+CODE = Path(__file__).parent / "fixtures"
+
+
+def spec(name: str, handler: str, **kwargs: object) -> FunctionSpec:
+    return FunctionSpec(name=name, arn=f"arn:aws:lambda:us-east-1:000000000000:function:{name}",
+                        handler=f"fn.{handler}", code_dir=CODE, **kwargs)  # type: ignore[arg-type]
+
+
+class Api:
+    """The gateway's Lambda side: synchronous calls to the service, Event calls recorded."""
+
+    def __init__(self, service: LambdaService) -> None:
+        self.service = service
+        self.queued: list[tuple[str, bytes]] = []
+
+    def invoke_sync(self, function_name: str, payload: bytes) -> InvokeResult:
+        return self.service.invoke(function_name, payload, source="invoke")
+
+    def invoke_async(self, function_name: str, payload: bytes) -> None:
+        self.service.get(function_name)
+        self.queued.append((function_name, payload))
+
+
+@pytest.fixture(scope="module")
+def lines() -> list[str]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def plane_and_service(lines: list[str]) -> Iterator[tuple[DataPlane, LambdaService, Api]]:
+    plane = DataPlane()
+    service = LambdaService(endpoint_url="http://127.0.0.1:1", log=lines.append)
+    api = Api(service)
+    plane.lambda_api = api
+    plane.function_exists = service.exists
+    plane.start()
+    service.endpoint_url = plane.endpoint
+    for name, handler, extra in [("echo", "echo", {}), ("boom", "boom", {}), ("noisy", "noisy", {}),
+                                 ("slow", "sleep", {"timeout_seconds": 1}), ("crash", "crash", {}),
+                                 ("pair", "sleep", {"reserved_concurrency": 2, "timeout_seconds": 30}),
+                                 ("throttled", "echo", {"reserved_concurrency": 0}),
+                                 ("missing", "nothing_here", {})]:
+        service.register(spec(name, handler, **extra))
+    service.register(FunctionSpec(name="badmodule", arn="arn:aws:lambda:us-east-1:000000000000:function:badmodule",
+                                  handler="no_such_module.handler", code_dir=CODE))
+    try:
+        yield plane, service, api
+    finally:
+        service.close()
+        plane.stop()
+
+
+def test_echo_round_trip_with_a_real_context(plane_and_service):
+    _, service, _ = plane_and_service
+    first = service.invoke("echo", b'{"a": 1}')
+    second = service.invoke("echo", b'{"a": 2}')
+    assert first.ok and second.ok
+    one, two = json.loads(first.payload), json.loads(second.payload)
+    assert one["event"] == {"a": 1} and two["event"] == {"a": 2}
+    assert one["function"] == "echo"
+    assert 0 < one["remaining"] <= 3000
+    assert (first.cold_start, second.cold_start) == (True, False)
+    assert one["pid"] == two["pid"]  # the warm worker was reused
+    assert one["request_id"] == first.request_id
+
+
+def test_a_handler_error_is_lambdas_unhandled_error(plane_and_service):
+    _, service, _ = plane_and_service
+    result = service.invoke("boom", b'{"x": 1}')
+    assert result.function_error == "Unhandled"
+    error = json.loads(result.payload)
+    assert error["errorType"] == "ValueError"
+    assert error["errorMessage"] == 'boom: {"x": 1}'
+    assert any("raise ValueError" in line for line in error["stackTrace"])
+
+
+def test_import_errors_are_reported_like_lambda(plane_and_service):
+    _, service, _ = plane_and_service
+    assert json.loads(service.invoke("badmodule", b"{}").payload)["errorType"] == "Runtime.ImportModuleError"
+    assert json.loads(service.invoke("missing", b"{}").payload)["errorType"] == "Runtime.HandlerNotFound"
+
+
+def test_timeout_kills_the_worker_and_the_next_call_cold_starts(plane_and_service):
+    _, service, _ = plane_and_service
+    result = service.invoke("slow", b'{"seconds": 5}')
+    assert result.function_error == "Unhandled"
+    error = json.loads(result.payload)
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in error["errorMessage"]
+    again = service.invoke("slow", b'{"seconds": 0}')
+    assert again.ok and again.cold_start
+
+
+def test_a_crashed_worker_is_an_exit_error_and_is_replaced(plane_and_service):
+    _, service, _ = plane_and_service
+    result = service.invoke("crash", b"{}")
+    assert json.loads(result.payload)["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in json.loads(result.payload)["errorMessage"]
+
+
+def test_function_output_goes_to_the_log_with_its_name(plane_and_service, lines):
+    _, service, _ = plane_and_service
+    assert service.invoke("noisy", b"{}").ok
+    assert "[noisy] hello from the handler" in lines
+    assert "[noisy] to stderr" in lines
+    assert any(line.startswith("invoke noisy source=direct outcome=ok") for line in lines)
+
+
+def test_reserved_concurrency_bounds_parallel_workers(plane_and_service):
+    _, service, _ = plane_and_service
+    results: list[InvokeResult] = []
+    threads = [threading.Thread(target=lambda: results.append(service.invoke("pair", b'{"seconds": 0.5}')))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(r.ok for r in results)
+    assert len({json.loads(r.payload)["pid"] for r in results}) <= 2
+    assert sum(r.cold_start for r in results) <= 2
+
+
+def test_zero_reserved_concurrency_throttles(plane_and_service):
+    _, service, _ = plane_and_service
+    assert service.invoke("throttled", b"{}").status_code == 429
+
+
+def test_unknown_functions_are_named_in_the_error(plane_and_service):
+    _, service, _ = plane_and_service
+    with pytest.raises(UnknownFunctionError, match="nope"):
+        service.invoke("nope", b"{}")
+    assert service.get("arn:aws:lambda:us-east-1:000000000000:function:echo:$LATEST").name == "echo"
+
+
+def test_boto3_invoke_against_the_data_plane(plane_and_service):
+    plane, _, api = plane_and_service
+    lam = boto3.client("lambda", endpoint_url=plane.endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    response = lam.invoke(FunctionName="echo", Payload=b'{"via": "boto3"}')
+    assert response["StatusCode"] == 200 and "FunctionError" not in response
+    assert json.loads(response["Payload"].read())["event"] == {"via": "boto3"}
+    failed = lam.invoke(FunctionName="boom", Payload=b"{}")
+    assert failed["FunctionError"] == "Unhandled"
+    queued = lam.invoke(FunctionName="echo", InvocationType="Event", Payload=b'{"later": true}')
+    assert queued["StatusCode"] == 202
+    assert api.queued[-1] == ("echo", b'{"later": true}')
+    assert lam.invoke(FunctionName="echo", InvocationType="DryRun")["StatusCode"] == 204
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.invoke(FunctionName="nope", Payload=b"{}")
+    sqs = boto3.client("sqs", endpoint_url=plane.endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    assert "QueueUrl" in sqs.create_queue(QueueName="gateway-passes-other-calls")
