@@ -26,6 +26,9 @@ from .model import FunctionSpec, InvokeResult, LogSink, UnknownFunctionError
 
 __all__ = ["LambdaService"]
 
+INIT_TIMEOUT_SECONDS = 10.0
+"""Lambda's limit for the init phase (imports, module-level code) of an on-demand execution environment."""
+
 _PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
 
 
@@ -208,7 +211,9 @@ class LambdaService:
         healthy = True
         try:
             if cold:
-                worker.start(deadline)  # the import counts against the timeout, as Lambda's init does on demand
+                # Lambda's init phase has its own 10-second budget; the function's timeout starts after it.
+                worker.start(time.monotonic() + INIT_TIMEOUT_SECONDS)
+                deadline = time.monotonic() + spec.timeout_seconds
             request = {
                 "request_id": request_id,
                 "payload": payload.decode(errors="replace"),

@@ -41,6 +41,19 @@ class Effects:
         item = self._get(f"attempt#{kind}#{key}")
         return int(item["n"]["N"]) if item else 0
 
+    def scan(self, prefix: str, contains: str) -> dict[str, int]:
+        """Counters whose key starts with ``prefix`` and contains ``contains``: key (without prefix) -> count."""
+        out: dict[str, int] = {}
+        pages = self.stack.client("dynamodb").get_paginator("scan").paginate(
+            TableName=self.table,
+            FilterExpression="begins_with(pk, :prefix) AND contains(pk, :run)",
+            ExpressionAttributeValues={":prefix": {"S": prefix}, ":run": {"S": contains}},
+        )
+        for page in pages:
+            for item in page["Items"]:
+                out[item["pk"]["S"].removeprefix(prefix)] = int(item["n"]["N"])
+        return out
+
     def log(self, kind: str, key: str) -> list[str]:
         item = self._get(f"log#{kind}#{key}")
         return [v["S"] for v in item["v"]["L"]] if item else []

@@ -129,7 +129,7 @@ def test_stream_poison_goes_to_the_dlq_and_later_records_keep_their_order(stack,
 def test_stream_function_error_is_bisected_down_to_the_bad_record(stack, effects: Effects):
     shard_key = _key("pk")
     keys = [_key(f"b{i}") for i in range(5)]
-    _put(stack, shard_key, [{"key": k, "crash": i == 2} for i, k in enumerate(keys)])
+    _put(stack, shard_key, [{"key": k, "crash": 99 if i == 2 else 0} for i, k in enumerate(keys)])
     # The crash fails whole batches; bisecting isolates the crashing record, retries it (2), then gives it up.
     records = wait_until(
         lambda: [b for b in _failure_records(stack) if "KinesisBatchInfo" in b],

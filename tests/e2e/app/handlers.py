@@ -37,13 +37,14 @@ class Work(BaseModel):
     """Fail this many attempts with a retryable error first."""
     poison: bool = False
     """Raise PermanentError: the record must reach the DLQ at once, never retried."""
-    crash: bool = False
-    """Kill the execution environment: a function error for the whole batch (what makes Lambda bisect)."""
+    crash: int = 0
+    """Kill the execution environment on this many attempts first: the whole batch fails (what makes Lambda
+    bisect a stream batch, and an SQS batch come back after the visibility timeout)."""
 
 
 def act(kind: str, work: Work) -> None:
     n = attempt(kind, work.key)
-    if work.crash:
+    if n <= work.crash:
         import os
 
         os._exit(1)
@@ -65,6 +66,8 @@ queue_job = QueueJob.lambda_handler()
 
 
 class AllOrders(SqsHandler[Work]):
+    idempotency = Idempotency(key="key")  # redelivery (a timed-out batch, a killed environment) must not double
+
     def handle(self, work: Work, ctx: SqsRecordContext) -> None:
         act("fanout-all", work)
 
