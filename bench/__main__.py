@@ -14,7 +14,7 @@ import time
 
 from ._report import ROOT, Section, machine_info
 
-BENCHMARKS = ("cold_import", "per_record", "per_record_breakdown", "idempotency_requests", "synth_time")
+BENCHMARKS = ("cold_import", "per_record", "per_record_breakdown", "idempotency_requests", "synth_time", "local_cloud")
 
 
 def main(argv: list[str]) -> int:

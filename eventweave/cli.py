@@ -1,8 +1,11 @@
-"""``eventweave`` command line: ``eventweave local up | invoke | send | publish | put-events``.
+"""``eventweave`` command line: ``eventweave local up | invoke | send | publish | put-events | trace``.
 
 ``up`` synthesizes the CDK app in the current folder, starts the embedded local cloud, deploys every stack (or those
-named), prints endpoints and resource names, writes them to ``.eventweave/local.json`` and runs until Ctrl-C. The
-other commands read that file, so a resource can be named by its physical name, its URL/ARN or a logical-id prefix.
+named), prints endpoints and resource names, writes them to ``.eventweave/local.json`` and runs until Ctrl-C, logging
+one line per invocation and appending each to ``.eventweave/invocations.jsonl``. The other commands read the state
+file, so a resource can be named by its physical name, its URL/ARN or a logical-id prefix. ``send``, ``publish`` and
+``put-events`` stamp eventweave's trace metadata and print the correlation id; ``trace ID`` shows every invocation
+that carried it, in order, across the whole topology.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 __all__ = ["main"]
 
 STATE_FILE = Path(".eventweave") / "local.json"
+JOURNAL_FILE = Path(".eventweave") / "invocations.jsonl"
 
 
 @contextmanager
@@ -70,9 +74,10 @@ def _up(args: argparse.Namespace) -> int:
                 assembly = synthesize(app_dir, Path(tmp) / "cdk.out")
         from eventweave.local.assembly import CloudAssembly
 
+        started = time.monotonic()
         cloud_assembly = CloudAssembly.load(assembly)
         names = args.stack or [stack.name for stack in cloud_assembly.stacks]
-        cloud = LocalCloud(port=args.port, log=_log_line)
+        cloud = LocalCloud(port=args.port, log=_log_line, journal_path=JOURNAL_FILE)
         with _progress("starting the local cloud"):
             endpoint = cloud.start()
         try:
@@ -90,6 +95,8 @@ def _up(args: argparse.Namespace) -> int:
             STATE_FILE.parent.mkdir(exist_ok=True)
             STATE_FILE.write_text(json.dumps(state, indent=2))
             _print_summary(state)
+            ready = time.monotonic() - started
+            print(f"\nready {ready:.1f} s after synth; invocations are journaled to {JOURNAL_FILE}")
             print(f"\nexport AWS_ENDPOINT_URL={endpoint}   # boto3 and the AWS CLI then talk to the local cloud")
             print("Ctrl-C to stop.", flush=True)
             stop = threading.Event()
@@ -160,8 +167,19 @@ def _client(state: dict[str, Any], service: str) -> Any:
     return factory(service, endpoint_url=state["endpoint"], region_name=state["region"])
 
 
-def _attributes(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
+def _trace_id(args: argparse.Namespace) -> str:
+    import uuid
+
+    return str(args.correlation_id or uuid.uuid4())
+
+
+def _attributes(pairs: Sequence[str], correlation: str) -> dict[str, dict[str, str]]:
+    from eventweave.handlers.context import ATTR_CORRELATION, ATTR_HOPS
+
+    out: dict[str, dict[str, str]] = {
+        ATTR_CORRELATION: {"DataType": "String", "StringValue": correlation},
+        ATTR_HOPS: {"DataType": "Number", "StringValue": "0"},
+    }
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
@@ -197,10 +215,10 @@ def _send(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.group:
         extra["MessageGroupId"] = args.group
-    if args.attribute:
-        extra["MessageAttributes"] = _attributes(args.attribute)
+    correlation = _trace_id(args)
+    extra["MessageAttributes"] = _attributes(args.attribute, correlation)
     response = _client(state, "sqs").send_message(QueueUrl=url, MessageBody=_payload(args.body), **extra)
-    print(response["MessageId"])
+    print(f"{response['MessageId']} correlation={correlation}")
     return 0
 
 
@@ -212,25 +230,41 @@ def _publish(args: argparse.Namespace) -> int:
         extra["Subject"] = args.subject
     if args.group:
         extra["MessageGroupId"] = args.group
-    if args.attribute:
-        extra["MessageAttributes"] = _attributes(args.attribute)
+    correlation = _trace_id(args)
+    extra["MessageAttributes"] = _attributes(args.attribute, correlation)
     response = _client(state, "sns").publish(TopicArn=arn, Message=_payload(args.message), **extra)
-    print(response["MessageId"])
+    print(f"{response['MessageId']} correlation={correlation}")
     return 0
 
 
 def _put_events(args: argparse.Namespace) -> int:
     state = _state()
     bus = _resolve(state, args.bus, lambda s: s["resources"], "event bus") if args.bus != "default" else "default"
-    entry = {
-        "Source": args.source,
-        "DetailType": args.detail_type,
-        "Detail": _payload(args.detail),
-        "EventBusName": bus,
-    }
+    from eventweave.handlers.context import CONTEXT_KEY
+
+    detail = json.loads(_payload(args.detail))
+    if not isinstance(detail, dict):
+        raise SystemExit("--detail: an EventBridge detail is a JSON object")
+    correlation = _trace_id(args)
+    detail.setdefault(CONTEXT_KEY, {"correlationId": correlation, "causationId": None, "hops": 0})
+    entry = {"Source": args.source, "DetailType": args.detail_type, "Detail": json.dumps(detail), "EventBusName": bus}
     response = _client(state, "events").put_events(Entries=[entry])
-    print(json.dumps(response["Entries"]))
+    print(json.dumps(response["Entries"]) + f" correlation={correlation}")
     return 1 if response.get("FailedEntryCount") else 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from eventweave.local.trace import read_journal
+
+    if not JOURNAL_FILE.is_file():
+        raise SystemExit(f"no {JOURNAL_FILE}: `eventweave local up` in this folder writes it while it runs")
+    hops = read_journal(JOURNAL_FILE, args.correlation_id)
+    for hop in hops:
+        print(hop.line())
+    if not hops:
+        print(f"no invocation carried correlation id {args.correlation_id} (yet)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -256,6 +290,7 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("body", help="message body, or @file")
     send.add_argument("--group", help="MessageGroupId (FIFO queues)")
     send.add_argument("--attribute", action="append", default=[], help="NAME=VALUE message attribute")
+    send.add_argument("--correlation-id", help="trace id to stamp (default: a new one, printed)")
     send.set_defaults(run=_send)
 
     publish = local.add_parser("publish", help="publish a message to a topic")
@@ -264,6 +299,7 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--subject")
     publish.add_argument("--group", help="MessageGroupId (FIFO topics)")
     publish.add_argument("--attribute", action="append", default=[], help="NAME=VALUE message attribute")
+    publish.add_argument("--correlation-id", help="trace id to stamp (default: a new one, printed)")
     publish.set_defaults(run=_publish)
 
     put = local.add_parser("put-events", help="put one event on a bus")
@@ -271,7 +307,12 @@ def _parser() -> argparse.ArgumentParser:
     put.add_argument("--source", required=True)
     put.add_argument("--detail-type", required=True)
     put.add_argument("--detail", default="{}", help="JSON, or @file")
+    put.add_argument("--correlation-id", help="trace id to stamp (default: a new one, printed)")
     put.set_defaults(run=_put_events)
+
+    trace = local.add_parser("trace", help="every invocation that carried a correlation id, in order")
+    trace.add_argument("correlation_id")
+    trace.set_defaults(run=_trace)
     return parser
 
 

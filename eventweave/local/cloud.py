@@ -25,6 +25,7 @@ from .http_front import FunctionUrlServer
 from .invocations import AsyncInvoker, PushRelay
 from .model import AsyncConfig, InvokeResult
 from .sources import SqsPoller, StreamPoller
+from .trace import Journal
 
 __all__ = ["LocalCloud", "LocalStack"]
 
@@ -104,6 +105,7 @@ class LocalCloud:
         log: Any = None,
         async_retry_delays: tuple[float, ...] = (1.0, 2.0),
         default_concurrency: int = 4,
+        journal_path: str | Path | None = None,
     ) -> None:
         self.port = port
         self.region = region
@@ -111,6 +113,8 @@ class LocalCloud:
         self.log = log or _stderr_log
         self.async_retry_delays = async_retry_delays
         self.default_concurrency = default_concurrency
+        self.journal = Journal(path=Path(journal_path) if journal_path else None)
+        """Every invocation, to follow one correlation id through the topology: ``cloud.journal.follow(id)``."""
         self._external = endpoint
         self.endpoint = endpoint or ""
         self.data_plane: DataPlane | None = None
@@ -132,6 +136,7 @@ class LocalCloud:
             account_id=self.account_id,
             log=self.log,
             default_concurrency=self.default_concurrency,
+            journal=self.journal,
         )
         self.async_invoker = AsyncInvoker(
             self.lambdas,

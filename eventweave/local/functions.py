@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from ._runner import read_message, write_message
 from .model import FunctionSpec, InvokeResult, LogSink, UnknownFunctionError
+from .trace import Invocation, Journal, describe_payload
 
 __all__ = ["LambdaService"]
 
@@ -126,8 +127,10 @@ class LambdaService:
         log: LogSink | None = None,
         default_concurrency: int = 4,
         python: str = sys.executable,
+        journal: Journal | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
+        self.journal = journal
         self.region = region
         self.account_id = account_id
         self.log = log
@@ -259,10 +262,11 @@ class LambdaService:
         self._release(pool, worker, healthy)
         if "error" in outcome:
             error = outcome["error"]
-            self._log_line(spec, source, str(error.get("errorType")), elapsed, cold, payload)
+            self._log_line(spec, source, str(error.get("errorType")), elapsed, cold, payload, request_id)
             return InvokeResult(200, json.dumps(error).encode(), "Unhandled", elapsed, cold, request_id)
-        self._log_line(spec, source, "ok", elapsed, cold, payload)
-        return InvokeResult(200, str(outcome.get("payload", "null")).encode(), None, elapsed, cold, request_id)
+        answer = str(outcome.get("payload", "null"))
+        self._log_line(spec, source, "ok", elapsed, cold, payload, request_id, answer)
+        return InvokeResult(200, answer.encode(), None, elapsed, cold, request_id)
 
     def _environment(self, spec: FunctionSpec) -> dict[str, str]:
         env = {key: os.environ[key] for key in _PASS_ENV if key in os.environ}
@@ -325,15 +329,36 @@ class LambdaService:
             worker.kill()
 
     def _log_line(
-        self, spec: FunctionSpec, source: str, outcome: str, elapsed_ms: float, cold: bool, payload: bytes
+        self,
+        spec: FunctionSpec,
+        source: str,
+        outcome: str,
+        elapsed_ms: float,
+        cold: bool,
+        payload: bytes,
+        request_id: str = "",
+        answer: str = "",
     ) -> None:
-        if self.log is None:
+        if self.log is None and self.journal is None:
             return
-        correlation = _correlation(payload)
-        self.log(
-            f"invoke {spec.name} source={source} outcome={outcome} duration={elapsed_ms:.0f}ms "
-            f"{'cold' if cold else 'warm'}" + (f" correlation={correlation}" if correlation else "")
+        if outcome == "ok" and '"batchItemFailures"' in answer and '"itemIdentifier"' in answer:
+            outcome = "partial"
+        size, correlations = describe_payload(payload)
+        invocation = Invocation(
+            time.time() - elapsed_ms / 1000,
+            spec.name,
+            source,
+            size,
+            outcome,
+            elapsed_ms,
+            cold,
+            request_id,
+            tuple(correlations),
         )
+        if self.journal is not None:
+            self.journal.record(invocation)
+        if self.log is not None:
+            self.log(invocation.line())
 
     def close(self) -> None:
         """Stop every worker."""
@@ -347,22 +372,3 @@ class LambdaService:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _correlation(payload: bytes) -> str | None:
-    """The eventweave correlation id of the first record of a payload, if it carries one (best effort, cheap)."""
-    marker = b"eventweave-correlation-id"
-    at = payload.find(marker)
-    if at < 0:
-        at = payload.find(b'"correlationId"')
-        if at < 0:
-            return None
-    window = payload[at : at + 200].decode(errors="replace")
-    for key in ('"stringValue": "', '"StringValue": "', '"Value": "', '"correlationId": "', '"correlationId":"'):
-        start = window.find(key)
-        if start >= 0:
-            start += len(key)
-            end = window.find('"', start)
-            if end > start:
-                return window[start:end]
-    return None

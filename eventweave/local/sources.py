@@ -238,7 +238,7 @@ class SqsPoller(_Runner):
         if not records:
             return
         payload = json.dumps({"Records": records}).encode()
-        result = self.invoker.invoke(self.spec.function_name, payload, source=f"sqs({len(records)})")
+        result = self.invoker.invoke(self.spec.function_name, payload, source="sqs")
         failed = batch_failures(result, [r["messageId"] for r in records], enabled=self.spec.report_batch_item_failures)
         if failed is None:
             return  # the whole batch reappears after the visibility timeout
@@ -383,7 +383,7 @@ class StreamPoller(_Runner):
 
     def _invoke(self, records: list[dict[str, Any]]) -> tuple[InvokeResult, list[str] | None]:
         payload = json.dumps({"Records": records}).encode()
-        result = self.invoker.invoke(self.spec.function_name, payload, source=f"{self.kind}({len(records)})")
+        result = self.invoker.invoke(self.spec.function_name, payload, source=self.kind)
         ids = [self._sequence(r) for r in records]
         failed = batch_failures(result, ids, enabled=self.spec.report_batch_item_failures)
         return result, failed

@@ -1,0 +1,47 @@
+"""Benchmark handlers: each prints when it starts handling a record, so the benchmark sees publish -> handler start."""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import BaseModel
+
+from eventweave.handlers import SnsHandler, SnsRecordContext, SqsHandler, SqsRecordContext
+
+
+class Probe(BaseModel):
+    id: str
+
+
+def _mark(path: str, probe: Probe) -> None:
+    print(f"BENCH-START {path} {probe.id} {time.time():.6f}", flush=True)
+
+
+class QueueProbe(SqsHandler[Probe]):
+    """SQS path: queue -> event source mapping -> handler."""
+
+    def handle(self, probe: Probe, ctx: SqsRecordContext) -> None:
+        _mark("sqs", probe)
+
+
+queue_probe = QueueProbe.lambda_handler()
+
+
+class TopicProbe(SnsHandler[Probe]):
+    """SNS path: topic -> Lambda (asynchronous invoke) -> handler."""
+
+    def handle(self, probe: Probe, ctx: SnsRecordContext) -> None:
+        _mark("sns", probe)
+
+
+topic_probe = TopicProbe.lambda_handler()
+
+
+class FanOutProbe(SqsHandler[Probe]):
+    """Fan-out path: topic -> subscriber queue -> event source mapping -> handler (two subscribers)."""
+
+    def handle(self, probe: Probe, ctx: SqsRecordContext) -> None:
+        _mark("fanout", probe)
+
+
+fan_out_probe = FanOutProbe.lambda_handler()
