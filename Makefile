@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test lint typecheck unit bench synth clean
+.PHONY: install demo tour test lint typecheck unit bench synth clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 install: $(STAMP) node_modules/.package-lock.json
 
+# The four example services on the embedded local cloud; exits 0 only if every scenario reached its end state.
 demo: install
+	$(PY) -m examples.demo
+
+# The handler runtime alone, against moto (no local cloud): poison, retries, duplicates, loops, fan-in.
+tour: install
 	$(PY) -m examples.tour
 
 lint: install

@@ -59,6 +59,10 @@ class _Marks:
             return sum(len(self.seen.get((path, i), [])) for i in ids)
 
 
+def _say(what: str) -> None:
+    print(f"  local_cloud: {what}", file=sys.stderr, flush=True)
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -203,25 +207,37 @@ def _deploy_destroy(cloud: object, assembly: Path, name: str, repeats: int = 3) 
     return statistics.median(times)
 
 
-def _depth_cost(endpoint: str, region: str, depths: tuple[int, ...]) -> list[tuple[int, float]]:
+def _depth_cost(endpoint: str, region: str, depths: tuple[int, ...], *, fast_clock: bool) -> list[tuple[int, float]]:
+    """Median ms of one poller step (ReceiveMessage of 10 + DeleteMessageBatch) at each queue depth."""
+    from eventweave.local import _moto_clock
     from eventweave.local.aws import client
 
+    (_moto_clock.install if fast_clock else _moto_clock.uninstall)()
     sqs = client("sqs", endpoint, region)
     url = sqs.create_queue(QueueName=f"bench-depth-{uuid.uuid4().hex[:6]}")["QueueUrl"]
     out, depth = [], 0
-    for target in depths:
-        while depth < target:
-            batch = min(10, target - depth)
-            sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "{}"} for i in range(batch)])
-            depth += batch
-        samples = []
-        for _ in range(10):
-            start = time.perf_counter()
-            # Visibility 0: what is received stays visible, so the depth is what the row says.
-            sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-            samples.append((time.perf_counter() - start) * 1000)
-        out.append((target, statistics.median(samples)))
-    sqs.delete_queue(QueueUrl=url)
+    entries = [{"Id": str(i), "MessageBody": "{}"} for i in range(10)]
+    try:
+        for target in depths:
+            while depth < target:
+                sqs.send_message_batch(QueueUrl=url, Entries=entries)
+                depth += 10
+            samples = []
+            for _ in range(5):
+                start = time.perf_counter()
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                if messages:
+                    sqs.delete_message_batch(
+                        QueueUrl=url,
+                        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                    )
+                samples.append((time.perf_counter() - start) * 1000)
+                if messages:  # refill what was taken, so the depth stays as the row says
+                    sqs.send_message_batch(QueueUrl=url, Entries=entries[: len(messages)])
+            out.append((target, statistics.median(samples)))
+    finally:
+        _moto_clock.install()
+        sqs.delete_queue(QueueUrl=url)
     return out
 
 
@@ -241,6 +257,7 @@ def run() -> Section:
     with tempfile.TemporaryDirectory(prefix="bench-local-") as tmp:
         example, example_synth = _synth(ROOT, Path(tmp) / "example.out")
         bench_app, bench_synth = _synth(ROOT / "bench" / "local_app", Path(tmp) / "bench.out")
+        _say(f"synthesized ({example_synth:.1f} s + {bench_synth:.1f} s); timing `eventweave local up`")
         wall, own, stacks = _ready_time(example)
         section.rows.append(
             (
@@ -255,9 +272,11 @@ def run() -> Section:
         cloud.start()
         try:
             deployed = cloud.deploy(bench_app, "EventweaveBench", stack_name="EventweaveBench")
+            _say("baseline round trips")
             baseline = _baseline_round_trip(cloud.endpoint, cloud.region, 100)
             base_p50 = statistics.median(baseline)
             for path in ("sqs", "sns"):
+                _say(f"latency, {path} path")
                 latencies = _latency(cloud, deployed, marks, path, 150)
                 p50, p99 = statistics.median(latencies), _percentile(latencies, 0.99)
                 section.rows.append(
@@ -270,6 +289,7 @@ def run() -> Section:
                     )
                 )
             n = 1000
+            _say("fan-out throughput")
             elapsed, seen = _fan_out(cloud, deployed, marks, n)
             section.rows.append(
                 (
@@ -293,6 +313,7 @@ def run() -> Section:
             from eventweave.local.assembly import CloudAssembly
 
             for name in [s.name for s in CloudAssembly.load(example).stacks]:
+                _say(f"deploy+destroy {name}")
                 seconds = _deploy_destroy(cloud, example, name)
                 section.rows.append(
                     (
@@ -302,13 +323,24 @@ def run() -> Section:
                         "met" if seconds <= GOALS["deploy_destroy"] else "missed",
                     )
                 )
-            costs = _depth_cost(cloud.endpoint, cloud.region, (0, 1000, 5000, 10000))
+            _say("moto receive cost by depth")
+            depths = (10, 500, 1000, 2000)
+            slow = _depth_cost(cloud.endpoint, cloud.region, depths, fast_clock=False)
+            fast = _depth_cost(cloud.endpoint, cloud.region, depths, fast_clock=True)
             section.rows.append(
                 (
-                    "moto ReceiveMessage (10) by queue depth",
-                    ", ".join(f"{d}: {ms:.1f} ms" for d, ms in costs),
-                    f"depth 0: {costs[0][1]:.1f} ms",
-                    f"{costs[-1][1] / max(costs[0][1], 0.001):.1f}x at {costs[-1][0]}",
+                    "poller step (receive 10 + delete) by queue depth, moto's own clock (baseline)",
+                    ", ".join(f"{d}: {ms:.0f} ms" for d, ms in slow),
+                    "-",
+                    f"{slow[-1][1] / max(slow[0][1], 0.001):.0f}x slower at {slow[-1][0]} than at {slow[0][0]}",
+                )
+            )
+            section.rows.append(
+                (
+                    "the same, with the local cloud's clock for moto's SQS",
+                    ", ".join(f"{d}: {ms:.0f} ms" for d, ms in fast),
+                    f"{slow[-1][1] / max(fast[-1][1], 0.001):.0f}x faster than the baseline at {fast[-1][0]}",
+                    f"{fast[-1][1] / max(fast[0][1], 0.001):.0f}x slower at {fast[-1][0]} than at {fast[0][0]}",
                 )
             )
         finally:
@@ -317,8 +349,11 @@ def run() -> Section:
         f"Synth (not counted in ready): example app {example_synth:.1f} s, benchmark app {bench_synth:.1f} s."
     )
     section.notes.append(
-        "moto keeps a queue's messages in a list it scans on every receive, so a receive costs more as depth grows; "
-        "the row above shows where that starts to matter for a backlog. The local cloud's pollers receive at most "
-        "10 messages per call and delete per batch, so a backlog drains at the rate of that receive."
+        "moto keeps a queue's messages in a list and scans all of it on every receive (and on every delete), reading "
+        "the clock several times per message; with moto's clock (two datetimes per read) a backlog of a few thousand "
+        "messages drains at a few messages per second. The local cloud gives moto's SQS model a clock with the same "
+        "values from `time.time()` (`eventweave/local/_moto_clock.py`); the scan itself stays linear, so past a few "
+        "thousand queued messages a poller step still costs tens of milliseconds and a backlog drains more slowly "
+        "than on AWS."
     )
     return section

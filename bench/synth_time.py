@@ -22,9 +22,12 @@ RUNS = 3
 
 def _synth(command: list[str], outdir: Path) -> float:
     env = dict(os.environ)
-    env.update(CDK_OUTDIR=str(outdir), JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
-               CDK_HOME=str(outdir.parent / "cdk-home"),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    env.update(
+        CDK_OUTDIR=str(outdir),
+        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+        CDK_HOME=str(outdir.parent / "cdk-home"),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
     start = time.perf_counter()
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
     elapsed = time.perf_counter() - start
@@ -36,9 +39,11 @@ def _synth(command: list[str], outdir: Path) -> float:
 def run() -> Section:
     section = Section(
         title="Synth time of the example app",
-        method=(f"`app.py` synthesizes `ShowcaseStack` (all eight patterns, cdk-nag AwsSolutions + Serverless). "
-                f"Wall time of {RUNS} runs per path after one warm-up run (which fills the bundling cache); median "
-                "[min-max]."),
+        method=(
+            f"`app.py` synthesizes `ShowcaseStack` (all eight patterns, cdk-nag AwsSolutions + Serverless). "
+            f"Wall time of {RUNS} runs per path after one warm-up run (which fills the bundling cache); median "
+            "[min-max]."
+        ),
         header=["path", "median s", "min-max s", "resources", "assets"],
     )
     with tempfile.TemporaryDirectory(prefix="eventweave-synth-") as tmp:
@@ -57,9 +62,18 @@ def run() -> Section:
                 outdir = Path(tmp) / f"{len(times)}-{n}-{label[:4]}"
                 argv = [*command, str(outdir)] if command[-1] == "--output" else command
                 times.append(_synth(argv, outdir))
-            section.rows.append([label, f"{statistics.median(times):.1f}", f"{min(times):.1f}-{max(times):.1f}",
-                                 str(resources), str(assets)])
+            section.rows.append(
+                [
+                    label,
+                    f"{statistics.median(times):.1f}",
+                    f"{min(times):.1f}-{max(times):.1f}",
+                    str(resources),
+                    str(assets),
+                ]
+            )
     section.notes.append(f"Warm-up run (bundling cache possibly cold): {warm_seconds:.1f} s.")
-    section.notes.append("Construct tests skip bundling (`aws:cdk:bundling-stacks` = []) and reuse one synth per "
-                         "test module, so `make test` pays this cost a few times, not per test.")
+    section.notes.append(
+        "Construct tests skip bundling (`aws:cdk:bundling-stacks` = []) and reuse one synth per "
+        "test module, so `make test` pays this cost a few times, not per test."
+    )
     return section

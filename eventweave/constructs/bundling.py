@@ -26,6 +26,7 @@ __all__ = ["RUNTIME_REQUIREMENTS", "bundle", "pinned_requirements", "source_hash
 RUNTIME_REQUIREMENTS = ("pydantic", "aws-lambda-powertools")
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "tests", "cdk.out", ".venv", "node_modules"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
+_SKIP_FILES = {"conftest.py"}  # pytest's, never imported by a handler
 
 
 def pinned_requirements(extra: tuple[str, ...] = ()) -> list[str]:
@@ -38,7 +39,11 @@ def _files(root: Path) -> list[Path]:
     out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
-        out.extend(Path(dirpath) / name for name in sorted(filenames) if not name.endswith(_SKIP_SUFFIXES))
+        out.extend(
+            Path(dirpath) / name
+            for name in sorted(filenames)
+            if not name.endswith(_SKIP_SUFFIXES) and name not in _SKIP_FILES
+        )
     return out
 
 

@@ -21,7 +21,8 @@ What ``GET /requests/{id}`` answers (a JSON body ``{"id", "status", "created_at"
 410        ``EXPIRED``: not done by the deadline (``created_at`` + ``EVENTWEAVE_REQUEST_DEADLINE_SECONDS``).
            Gone, not 504: the answer is final, polling again will not help, and a gateway timeout would
            invite retries. A worker never *starts* a request past its deadline; one that started before it
-           and finishes after still records its result, because its side effects happened.
+           and finishes after still records its result (its side effects happened), but the answer stays
+           410, with ``finished_late: true``, so a client never sees 410 and later 200.
 404        no such request (or its record outlived ``EVENTWEAVE_REQUEST_TTL_SECONDS``)
 =========  ===========================================================================================
 
@@ -388,6 +389,12 @@ class RequestFront(BaseHandler[Any, RecordContext]):
             "created_at": int(item["created_at"]["N"]),
             "deadline_at": int(item["deadline_at"]["N"]),
         }
+        finished_at = int(item.get("updated_at", {}).get("N", "0"))
+        if status in ("SUCCEEDED", "FAILED") and finished_at >= doc["deadline_at"]:
+            # Finished after the client was told 410: the result stays recorded, the answer stays 410 (final).
+            doc["status"] = "EXPIRED"
+            doc["finished_late"] = True
+            return _response(410, doc)
         if status == "SUCCEEDED":
             raw = item.get("result", {}).get("S")
             doc["result"] = json.loads(raw) if raw is not None else None

@@ -5,6 +5,7 @@ Needs the ``local`` extra for the default target. Nothing here ships inside a La
 
 from __future__ import annotations
 
-from .stack import EphemeralStack, synthesize, wait_until
+from .scenario import Check, Scenario, Summary, Trace
+from .stack import EphemeralStack, synthesize, synthesize_stack, wait_until
 
-__all__ = ["EphemeralStack", "synthesize", "wait_until"]
+__all__ = ["Check", "EphemeralStack", "Scenario", "Summary", "Trace", "synthesize", "synthesize_stack", "wait_until"]

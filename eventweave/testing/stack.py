@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["EphemeralStack", "synthesize", "wait_until"]
+__all__ = ["EphemeralStack", "synthesize", "synthesize_stack", "wait_until"]
 
 T = TypeVar("T")
 
@@ -62,6 +62,44 @@ def synthesize(app_dir: str | Path, outdir: str | Path, *, bundling: bool = Fals
     if result.returncode != 0:
         raise RuntimeError(f"synthesizing {app} failed:\n{(result.stdout + result.stderr)[-4000:]}")
     return outdir
+
+
+def synthesize_stack(
+    stack: str, stack_id: str, outdir: str | Path, *, path: tuple[str | Path, ...] = (), nag: bool = True
+) -> Path:
+    """Synthesize ONE stack class (``"orders.stack:OrdersStack"``) as ``stack_id`` into ``outdir``, through a
+    generated one-stack app, with eventweave's cdk-nag checks unless ``nag=False``. ``path``: folders to import from
+    (default: the current directory).
+
+    For a service folder whose tests should not depend on the rest of the app it lives in.
+
+    Example::
+
+        assembly = synthesize_stack("orders.stack:OrdersStack", "Orders", tmp_path / "cdk.out")
+        with ephemeral(eventweave_cloud, assembly, "Orders") as stack:
+            ...
+    """
+    module, _, cls = stack.partition(":")
+    if not module or not cls.isidentifier():
+        raise ValueError(f"stack {stack!r}: write it as 'package.module:StackClass'")
+    outdir = Path(outdir).resolve()
+    app_dir = outdir.parent / f"{outdir.name}-app"
+    app_dir.mkdir(parents=True, exist_ok=True)
+    folders = [str(Path(p).resolve()) for p in (path or (Path.cwd(),))]
+    lines = [
+        "import sys",
+        f"sys.path[:0] = {folders!r}",
+        "from aws_cdk import App",
+        f"from {module} import {cls}",
+        "app = App()",
+        f"{cls}(app, {stack_id!r})",
+    ]
+    if nag:
+        lines[3:3] = ["from eventweave.constructs import add_checks"]
+        lines.append("add_checks(app)")
+    lines.append("app.synth()")
+    (app_dir / "app.py").write_text("\n".join(lines) + "\n")
+    return synthesize(app_dir, outdir)
 
 
 @dataclass

@@ -184,6 +184,24 @@ def test_past_the_deadline_a_request_is_gone_and_never_started(env: dict[str, An
     assert get(env, accepted["headers"]["Location"], lambda_context)[0] == 410
 
 
+def test_410_is_final_even_when_a_started_request_finishes_after_its_deadline(
+    env: dict[str, Any], lambda_context: Any
+) -> None:
+    accepted = post(env, {"text": "slow"}, lambda_context)
+    request_id = json.loads(accepted["body"])["id"]
+    store = RequestStore("requests")
+    store.start(request_id, lease_seconds=30)
+    env["ddb"].update_item(TableName="requests", Key={"id": {"S": request_id}},
+                           UpdateExpression="SET deadline_at = :past",
+                           ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}})
+    assert get(env, accepted["headers"]["Location"], lambda_context)[0] == 410
+    store.succeed(request_id, {"words": 1})  # the worker started in time and finishes late: its result is kept
+    status, doc, _ = get(env, accepted["headers"]["Location"], lambda_context)
+    assert (status, doc["status"], doc["finished_late"]) == (410, "EXPIRED", True)
+    item = store.get(request_id)
+    assert item is not None and item["status"]["S"] == "SUCCEEDED"
+
+
 def test_an_expired_record_is_404_even_before_dynamodb_deletes_it(env: dict[str, Any], lambda_context: Any) -> None:
     accepted = post(env, {"text": "old"}, lambda_context)
     request_id = json.loads(accepted["body"])["id"]

@@ -1,4 +1,5 @@
-"""What each example's ``scenario.py`` gives the demo: a summary of what flowed, and checks of the end state.
+"""Scenario results: what a driven service did (events in, processed, retried, in a DLQ, duplicates suppressed),
+and the checks of its end state. The examples' ``scenario.py`` modules return one; ``make demo`` prints them.
 
 Example::
 
