@@ -159,6 +159,7 @@ class EventBusRouter(Construct):
                 description=f"Every event of {self.node.path}, for replay",
             )
         self.routes: dict[str, Route] = {}
+        self._keys_shared: list[kms.IKey] = []
         self._key: kms.Key | None = None
 
     @property
@@ -338,7 +339,10 @@ class EventBusRouter(Construct):
 
         EventBridge publishes under the topic's resource policy, which gets a statement for this rule only (see
         :class:`TopicTarget`; an imported topic's policy is yours to set). A topic encrypted with a customer-managed
-        key must let ``events.amazonaws.com`` use it (the AWS managed key cannot); FIFO topics are not supported.
+        key created in this app (``TopicFanOut``'s, say) gets a key-policy statement letting ``events.amazonaws.com``
+        use it for this bus's rules (the key policy cannot name the rule itself: the rule refers to the topic, which
+        refers to the key); an imported key's policy is yours to set, and the AWS managed key cannot be used by
+        EventBridge at all. FIFO topics are not supported.
 
         :param event_pattern: which events to publish (required: a topic has no handler to read it from).
         :param delivery_retry_attempts: 0-185. Default: 185.
@@ -359,11 +363,29 @@ class EventBusRouter(Construct):
             description=f"{scope.node.path} -> topic",
             targets=[TopicTarget(topic, dead_letter_queue=undelivered.queue, **retry)],
         )
+        self._let_rules_use_key(topic.master_key)
         route = Route(id, "topic", rule, undelivered.queue, topic=topic)
         self.routes[id] = route
         return route
 
     # -- helpers -----------------------------------------------------------------------------------------------------
+
+    def _let_rules_use_key(self, key: kms.IKey | None) -> None:
+        if key is None or key in self._keys_shared:
+            return
+        self._keys_shared.append(key)
+        bus_rules = Stack.of(self).format_arn(
+            service="events", resource="rule", resource_name=f"{self.event_bus.event_bus_name}/*"
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeRulesOfTheBus",
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={"ArnLike": {"aws:SourceArn": bus_rules}},
+            )
+        )
 
     def _check_id(self, id: str) -> None:
         if id in self.routes:

@@ -215,6 +215,9 @@ class FanOutFanIn(Construct):
                     on_failure=self.failure_queue,
                 )
                 self.sink_function = self.sink.function
+                # A sink usually aggregates: it reads the job's results (``FanIn.results``) from the job table.
+                self.sink.function.add_environment(ENV.JOB_TABLE, job_table.table_name)
+                self.grant_read_status(self.sink.function)
             else:
                 self.sink_function = completion.function
             assert self.sink_function is not None

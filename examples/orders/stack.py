@@ -12,7 +12,6 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -86,10 +85,10 @@ class OrdersStack(Stack):
             filter_policy_with_message_body={"detail": sns.FilterOrPolicy.policy({"priority": express})},
             environment={TABLE_ENV["notifications"]: self.notification_log.table_name},
         )
+        # route_to_topic also lets this bus's rules use the topic's key (EventBridge encrypts what it publishes).
         self.fulfilment_route = self.router.route_to_topic(
             "Fulfilment", topic=self.fulfilment.topic, event_pattern=placed
         )
-        self._let_rules_encrypt_for_topic()
 
         # The failure log drains billing's poison queue into the failures table; what it cannot read itself goes
         # to a failure queue of its own.
@@ -111,25 +110,6 @@ class OrdersStack(Stack):
         self.failures.grant(self.failure_log.function, "dynamodb:PutItem")
 
         self._outputs()
-
-    def _let_rules_encrypt_for_topic(self) -> None:
-        """Let EventBridge use the topic's key, for rules of this bus only.
-
-        The route's target already scopes ``sns:Publish`` to its rule; the key policy cannot name the rule (the rule
-        refers to the topic, which refers to the key: a cycle), so it names the bus's rules.
-        """
-        assert self.fulfilment.key is not None
-        bus_rules = Stack.of(self).format_arn(
-            service="events", resource="rule", resource_name=f"{self.router.event_bus.event_bus_name}/*"
-        )
-        self.fulfilment.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                resources=["*"],  # in a key policy "*" means this key
-                conditions={"ArnLike": {"aws:SourceArn": bus_rules}},
-            )
-        )
 
     def _outputs(self) -> None:
         billing, failures = self.billing, self.billing.failures

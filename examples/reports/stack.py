@@ -74,9 +74,7 @@ class ReportsStack(Stack):
         self.reports.grant(worker, "dynamodb:UpdateItem")  # mark_failed, count_duplicate
 
         aggregator = self.build.sink.function
-        aggregator.add_environment(REPORTS_TABLE_ENV, table)
-        aggregator.add_environment(ENV.JOB_TABLE, self.build.job_table.table_name)
-        self.build.grant_read_status(aggregator)  # FanIn.results: the partial sums
+        aggregator.add_environment(REPORTS_TABLE_ENV, table)  # the pattern gives it the job table (FanIn.results)
         self.reports.grant(aggregator, "dynamodb:UpdateItem")
 
         self.status = EventFunction(

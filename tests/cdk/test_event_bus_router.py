@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 from aws_cdk import App, Duration, Environment, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match
@@ -35,14 +35,8 @@ def _ref(template: dict[str, Any], type_: str, path: str) -> str:
 
 
 def _audit_topic(stack: Stack) -> sns.Topic:
+    # No key-policy statement for EventBridge here: route_to_topic adds it.
     key = kms.Key(stack, "AuditKey", enable_key_rotation=True)
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-            principals=[iam.ServicePrincipal("events.amazonaws.com")],
-            resources=["*"],
-        )
-    )
     return sns.Topic(stack, "Audit", enforce_ssl=True, master_key=key)
 
 
@@ -303,3 +297,13 @@ def test_out_of_range_settings_fail_at_construction() -> None:
         router.route_to_topic("T", topic=sns.Topic(router, "Other"), event_pattern={"source": ["x"]})
     with pytest.raises(TypeError, match="archive must be True, False or a Duration"):
         EventBusRouter(router, "Bad", archive="yes")  # type: ignore[arg-type]
+
+
+def test_a_topic_route_lets_the_bus_rules_use_the_topics_own_key(default: Synth) -> None:
+    key = _ref(default.template, "AWS::KMS::Key", "AuditKey")
+    statements = default.template["Resources"][key]["Properties"]["KeyPolicy"]["Statement"]
+    granted = [s for s in statements if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+    assert len(granted) == 1
+    assert sorted(granted[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    source = json.dumps(granted[0]["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert ":rule/" in source and "OrdersBus" in source  # this bus's rules only

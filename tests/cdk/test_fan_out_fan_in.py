@@ -152,6 +152,12 @@ def test_sink_completion_is_an_async_function_the_worker_may_invoke(sink: Synth)
     assert "events:PutEvents" not in _actions(_statements_of(sink, functions["count_words"]))
     sink.assertions.resource_count_is("AWS::Lambda::EventInvokeConfig", 2)
     sink.assertions.has_resource_properties("AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 1})
+    # The sink aggregates: it may read the job's results, nothing more.
+    sink_env = functions["announce_word_count"]["Environment"]["Variables"]
+    assert "EVENTWEAVE_JOB_TABLE" in sink_env
+    sink_actions = _actions(_statements_of(sink, functions["announce_word_count"]))
+    sink_dynamodb = {a for a in sink_actions if a.startswith("dynamodb:")}
+    assert sink_dynamodb == {"dynamodb:GetItem", "dynamodb:Query"}
     # One failure queue for the ventilator and the sink.
     destinations = {str(c["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])
                     for c in sink.resources("AWS::Lambda::EventInvokeConfig").values()}

@@ -119,7 +119,7 @@ def test_function_output_goes_to_the_log_with_its_name(plane_and_service, lines)
     assert service.invoke("noisy", b"{}").ok
     assert "[noisy] hello from the handler" in lines
     assert "[noisy] to stderr" in lines
-    assert any(line.startswith("invoke noisy source=direct outcome=ok") for line in lines)
+    assert any(" invoke noisy source=direct batch=1 outcome=ok " in line for line in lines)
 
 
 def test_reserved_concurrency_bounds_parallel_workers(plane_and_service):
