@@ -10,6 +10,7 @@ the host's copies of those packages win, and the user's own modules, which exist
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -90,8 +91,17 @@ def _code_path(code_dir: Path, module: str) -> Path:
     top = module.split(".", 1)[0]
     if (code_dir / top).exists() or (code_dir / f"{top}.py").exists() or not (code_dir / "__init__.py").exists():
         return code_dir
-    shim = Path(tempfile.mkdtemp(prefix="eventweave-code-"))
-    (shim / top).symlink_to(code_dir, target_is_directory=True)
+    # One shim per code directory, shared by every worker of it (and left for the next run): workers that time out
+    # are killed, so a per-worker folder could never be cleaned up reliably.
+    digest = hashlib.sha256(str(code_dir.resolve()).encode()).hexdigest()[:16]
+    shim = Path(tempfile.gettempdir()) / f"eventweave-code-{digest}"
+    shim.mkdir(exist_ok=True)
+    link = shim / top
+    try:
+        link.symlink_to(code_dir.resolve(), target_is_directory=True)
+    except FileExistsError:
+        if link.resolve() != code_dir.resolve():
+            raise RuntimeError(f"{link} points to {link.resolve()}, not {code_dir}; remove it") from None
     return shim
 
 

@@ -6,10 +6,12 @@ Targets (``--eventweave-target`` or ``EVENTWEAVE_TARGET``):
   Lambda's delivery semantics; nothing to install beyond the ``local`` extra, no Docker, no account.
 * ``localstack``: the data plane is a LocalStack the user runs (``--eventweave-endpoint``, default
   ``$LOCALSTACK_ENDPOINT`` or ``http://localhost:4566``); handlers still run in eventweave's Lambda service.
+* ``aws``: a real account (the credentials in the environment), deployed with the CDK CLI (``$EVENTWEAVE_CDK``,
+  default ``npx cdk``; the account must be bootstrapped); handlers run in real Lambda. See :mod:`.aws`.
 
-The app is synthesized once per session from ``eventweave_app`` (ini option; default: the rootdir) with bundling
-skipped, and each ``ephemeral_stack(...)`` call deploys one of its stacks under a unique name and destroys it when the
-test ends.
+The app is synthesized once per session from ``eventweave_app`` (ini option; default: the rootdir), with bundling
+skipped except for the ``aws`` target, and each ``ephemeral_stack(...)`` call deploys one of its stacks under a unique
+name and destroys it when the test ends.
 
 Example::
 
@@ -34,9 +36,11 @@ from .stack import EphemeralStack, synthesize
 if TYPE_CHECKING:
     from eventweave.local.cloud import LocalCloud, LocalStack
 
-__all__ = ["TARGETS", "ephemeral", "to_ephemeral"]
+    from .aws import AwsTarget
 
-TARGETS = ("local", "localstack")
+__all__ = ["TARGETS", "deploy_stack", "ephemeral", "is_aws", "to_ephemeral"]
+
+TARGETS = ("local", "localstack", "aws")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,15 +76,22 @@ def eventweave_assembly(pytestconfig: pytest.Config, tmp_path_factory: pytest.Te
     """The app's cloud assembly, synthesized once per session (bundling skipped)."""
     app = str(pytestconfig.getini("eventweave_app") or "")
     app_dir = (pytestconfig.rootpath / app) if app else pytestconfig.rootpath
-    return synthesize(app_dir, tmp_path_factory.mktemp("eventweave-cdk.out"))
+    bundling = _target(pytestconfig) == "aws"  # real Lambda needs real packages; locally the sources run as they are
+    return synthesize(app_dir, tmp_path_factory.mktemp("eventweave-cdk.out"), bundling=bundling)
 
 
 @pytest.fixture(scope="session")
-def eventweave_cloud(pytestconfig: pytest.Config) -> Iterator[LocalCloud]:
-    """The local cloud the session's ephemeral stacks are deployed into (started once, stopped at the end)."""
+def eventweave_cloud(pytestconfig: pytest.Config) -> Iterator[LocalCloud | AwsTarget]:
+    """Where the session's ephemeral stacks are deployed: the local cloud (started once, stopped at the end), or
+    an :class:`~eventweave.testing.aws.AwsTarget` for ``--eventweave-target aws``."""
+    target = _target(pytestconfig)
+    if target == "aws":
+        from .aws import AwsTarget
+
+        yield AwsTarget()
+        return
     from eventweave.local.cloud import LocalCloud
 
-    target = _target(pytestconfig)
     endpoint = None
     if target == "localstack":
         endpoint = (
@@ -111,8 +122,23 @@ def to_ephemeral(local: LocalStack, endpoint: str, region: str) -> EphemeralStac
     )
 
 
+def is_aws(cloud: Any) -> bool:
+    """Whether ``cloud`` is the ``aws`` target (a real account) rather than the local cloud."""
+    from .aws import AwsTarget
+
+    return isinstance(cloud, AwsTarget)
+
+
+def deploy_stack(cloud: Any, assembly: Path, stack: str | None) -> tuple[Any, EphemeralStack]:
+    """Deploy ``stack`` of ``assembly`` under a unique name into ``cloud`` (local cloud or aws target)."""
+    name = f"{stack or 'stack'}-{uuid.uuid4().hex[:8]}"
+    deployed = cloud.deploy(assembly, stack, stack_name=name)
+    view = cloud.view(deployed) if is_aws(cloud) else to_ephemeral(deployed, cloud.endpoint, cloud.region)
+    return deployed, view
+
+
 @contextmanager
-def ephemeral(cloud: LocalCloud, assembly: Path, stack: str | None = None) -> Iterator[EphemeralStack]:
+def ephemeral(cloud: Any, assembly: Path, stack: str | None = None) -> Iterator[EphemeralStack]:
     """Deploy ``stack`` under a unique name for the ``with`` block, for fixtures of a wider scope than a test.
 
     Example::
@@ -122,16 +148,15 @@ def ephemeral(cloud: LocalCloud, assembly: Path, stack: str | None = None) -> It
             with ephemeral(eventweave_cloud, eventweave_assembly, "Orders") as stack:
                 yield stack
     """
-    base = stack or "stack"
-    local = cloud.deploy(assembly, stack, stack_name=f"{base}-{uuid.uuid4().hex[:8]}")
+    deployed, view = deploy_stack(cloud, assembly, stack)
     try:
-        yield to_ephemeral(local, cloud.endpoint, cloud.region)
+        yield view
     finally:
-        cloud.destroy(local)
+        cloud.destroy(deployed)
 
 
 @pytest.fixture
-def ephemeral_stack(eventweave_cloud: LocalCloud, eventweave_assembly: Path) -> Iterator[Callable[..., EphemeralStack]]:
+def ephemeral_stack(eventweave_cloud: Any, eventweave_assembly: Path) -> Iterator[Callable[..., EphemeralStack]]:
     """Deploy a stack of the app under a unique name for this test: ``ephemeral_stack("StackId")``.
 
     Every stack deployed through it is destroyed when the test ends, pass or fail.
@@ -139,18 +164,17 @@ def ephemeral_stack(eventweave_cloud: LocalCloud, eventweave_assembly: Path) -> 
     deployed: list[Any] = []
 
     def deploy(stack: str | None = None) -> EphemeralStack:
-        base = stack or "stack"
-        local = eventweave_cloud.deploy(eventweave_assembly, stack, stack_name=f"{base}-{uuid.uuid4().hex[:8]}")
-        deployed.append(local)
-        return to_ephemeral(local, eventweave_cloud.endpoint, eventweave_cloud.region)
+        handle, view = deploy_stack(eventweave_cloud, eventweave_assembly, stack)
+        deployed.append(handle)
+        return view
 
     try:
         yield deploy
     finally:
         errors: list[BaseException] = []
-        for local in reversed(deployed):
+        for handle in reversed(deployed):
             try:
-                eventweave_cloud.destroy(local)
+                eventweave_cloud.destroy(handle)
             except Exception as error:  # destroy the others, then report
                 errors.append(error)
         if errors:

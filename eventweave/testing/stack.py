@@ -65,11 +65,17 @@ def synthesize(app_dir: str | Path, outdir: str | Path, *, bundling: bool = Fals
 
 
 def synthesize_stack(
-    stack: str, stack_id: str, outdir: str | Path, *, path: tuple[str | Path, ...] = (), nag: bool = True
+    stack: str,
+    stack_id: str,
+    outdir: str | Path,
+    *,
+    path: tuple[str | Path, ...] = (),
+    nag: bool = True,
+    bundling: bool = False,
 ) -> Path:
     """Synthesize ONE stack class (``"orders.stack:OrdersStack"``) as ``stack_id`` into ``outdir``, through a
     generated one-stack app, with eventweave's cdk-nag checks unless ``nag=False``. ``path``: folders to import from
-    (default: the current directory).
+    (default: the current directory). ``bundling``: as for :func:`synthesize` (needed for real Lambda only).
 
     For a service folder whose tests should not depend on the rest of the app it lives in.
 
@@ -99,7 +105,7 @@ def synthesize_stack(
         lines.append("add_checks(app)")
     lines.append("app.synth()")
     (app_dir / "app.py").write_text("\n".join(lines) + "\n")
-    return synthesize(app_dir, outdir)
+    return synthesize(app_dir, outdir, bundling=bundling)
 
 
 @dataclass
