@@ -174,8 +174,8 @@ def _fan_out(cloud: object, stack: object, marks: _Marks, n: int) -> tuple[float
     return time.perf_counter() - start, marks.count("fanout", wanted)
 
 
-def _rss_mb() -> float:
-    """RSS of this process and all its descendants (from /proc)."""
+def _rss_mb() -> tuple[float, float, int]:
+    """RSS of this process and all its descendants (from /proc): total MB, this process's MB, descendants."""
     children: dict[int, list[int]] = defaultdict(list)
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -184,17 +184,24 @@ def _rss_mb() -> float:
             except OSError:
                 continue
             children[int(fields[1])].append(int(entry.name))
-    total, todo = 0, [os.getpid()]
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
+
+    def rss(pid: int) -> int:
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+                    return int(line.split()[1])
         except OSError:
-            continue
-    return total / 1024
+            pass
+        return 0
+
+    own = rss(os.getpid())
+    total, count, todo = own, 0, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        total += rss(pid)
+        count += 1
+    return total / 1024, own / 1024, count
 
 
 def _deploy_destroy(cloud: object, assembly: Path, name: str, repeats: int = 3) -> float:
@@ -300,11 +307,12 @@ def run() -> Section:
                     "all delivered" if seen == 2 * n else f"{2 * n - seen} missing",
                 )
             )
-            rss = _rss_mb()
+            rss, own, workers = _rss_mb()
             section.rows.append(
                 (
                     "RSS, whole local cloud (moto + eventweave + warm workers)",
-                    f"{rss:.0f} MB",
+                    f"{rss:.0f} MB ({own:.0f} MB data plane + services, {workers} worker processes "
+                    f"{(rss - own) / max(workers, 1):.0f} MB each)",
                     f"<= {GOALS['rss_mb']:.0f} MB",
                     "met" if rss <= GOALS["rss_mb"] else "missed",
                 )

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,10 @@ def _up(args: argparse.Namespace) -> int:
             endpoint = cloud.start()
         try:
             state: dict[str, Any] = {"endpoint": endpoint, "region": cloud.region, "stacks": {}}
-            for name in names:
-                with _progress(f"deploying {name}"):
-                    stack = cloud.deploy(cloud_assembly, name, stack_name=name)
+            # Stacks deploy side by side (each is a few hundred data-plane calls); the summary keeps the app's order.
+            with _progress(f"deploying {len(names)} stack(s): {', '.join(names)}"), ThreadPoolExecutor(4) as pool:
+                stacks = list(pool.map(lambda name: cloud.deploy(cloud_assembly, name, stack_name=name), names))
+            for name, stack in zip(names, stacks, strict=True):
                 deployment = stack.deployment
                 state["stacks"][name] = {
                     "outputs": dict(deployment.outputs),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .assembly import CloudAssembly
+from .aws import in_process_client
 from .deployer import Deployer, Deployment
 from .functions import LambdaService
 from .gateway import DataPlane
@@ -32,7 +33,7 @@ __all__ = ["LocalCloud", "LocalStack"]
 
 class _Runner(Protocol):
     def start(self) -> None: ...
-    def stop(self) -> None: ...
+    def stop(self, *, wait: bool = True) -> None: ...
 
 
 def _stderr_log(line: str) -> None:
@@ -121,6 +122,7 @@ class LocalCloud:
         self.lambdas: LambdaService | None = None
         self.async_invoker: AsyncInvoker | None = None
         self.stacks: dict[str, LocalStack] = {}
+        self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
@@ -177,9 +179,7 @@ class LocalCloud:
         lambdas, invoker = self._require()
         cloud_assembly = assembly if isinstance(assembly, CloudAssembly) else CloudAssembly.load(Path(assembly))
         artifact = cloud_assembly.stack(stack) if stack is not None else _only(cloud_assembly)
-        deployment = Deployer(endpoint_url=self.endpoint, region=self.region, account_id=self.account_id).deploy(
-            artifact, stack_name=stack_name
-        )
+        deployment = self._deployer().deploy(artifact, stack_name=stack_name)
         local = LocalStack(deployment)
         try:
             for spec in deployment.functions:
@@ -211,18 +211,22 @@ class LocalCloud:
                 local.url_servers.append(server)
         except BaseException:
             self._stop_runtime(local)
-            Deployer(endpoint_url=self.endpoint, region=self.region, account_id=self.account_id).destroy(deployment)
+            self._deployer().destroy(deployment)
             raise
         with self._lock:
             self.stacks[deployment.stack_name] = local
         return local
 
     def destroy(self, stack: LocalStack) -> None:
-        """Stop what runs the stack, then delete its resources."""
-        self._stop_runtime(stack)
+        """Stop what runs the stack, then delete its resources.
+
+        Pollers are told to stop without waiting for their long polls to return (up to a second): one that returns
+        with messages after this leaves them for the visibility timeout, as a deleted mapping does on AWS.
+        """
+        self._stop_runtime(stack, wait=False)
         with self._lock:
             self.stacks.pop(stack.name, None)
-        Deployer(endpoint_url=self.endpoint, region=self.region, account_id=self.account_id).destroy(stack.deployment)
+        self._deployer().destroy(stack.deployment)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until no asynchronous invocation is queued or running (event source queues are the caller's)."""
@@ -245,16 +249,33 @@ class LocalCloud:
 
     # -- internals ------------------------------------------------------------------------------------------------
 
+    def _deployer(self) -> Deployer:
+        return Deployer(
+            endpoint_url=self.endpoint,
+            region=self.region,
+            account_id=self.account_id,
+            clients=self._in_process_client if self.data_plane is not None else None,
+        )
+
+    def _in_process_client(self, service: str) -> Any:
+        # Deploying calls the data plane a few hundred times per stack; without HTTP each call costs a fifth.
+        with self._lock:
+            if service not in self._clients:
+                assert self.data_plane is not None
+                lock = self.data_plane.dynamodb_lock if service.startswith("dynamodb") else None
+                self._clients[service] = in_process_client(service, self.region, endpoint_url=self.endpoint, lock=lock)
+            return self._clients[service]
+
     def _require(self) -> tuple[LambdaService, AsyncInvoker]:
         if self.lambdas is None or self.async_invoker is None:
             raise RuntimeError("the local cloud is not started: call start() or use it as a context manager")
         return self.lambdas, self.async_invoker
 
-    def _stop_runtime(self, stack: LocalStack) -> None:
+    def _stop_runtime(self, stack: LocalStack, *, wait: bool = True) -> None:
         for server in stack.url_servers:
             server.stop()
         for runner in stack.runners:
-            runner.stop()
+            runner.stop(wait=wait)
         stack.url_servers.clear()
         stack.runners.clear()
         if self.lambdas is not None:

@@ -38,10 +38,7 @@ class _Gateway:
     def __init__(self, moto_app: Any, plane: DataPlane) -> None:
         self.moto_app = moto_app
         self.plane = plane
-        # DynamoDB applies each write atomically (conditions, ADD counters, transactions); moto's backend does not
-        # lock, and the server is threaded, so concurrent handlers could lose updates. One request at a time keeps
-        # DynamoDB's per-request atomicity; other services stay concurrent.
-        self._dynamodb = threading.Lock()
+        self._dynamodb = plane.dynamodb_lock
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         match = _INVOKE.match(environ.get("PATH_INFO", ""))
@@ -110,6 +107,11 @@ class DataPlane:
         self.lambda_api = lambda_api
         self.function_exists = function_exists
         self.endpoint = ""
+        self.dynamodb_lock = threading.Lock()
+        """DynamoDB applies each write atomically (conditions, ADD counters, transactions); moto's backend does not
+        lock, and the server is threaded, so concurrent handlers could lose updates. Held around every DynamoDB
+        request (HTTP or in-process): one at a time keeps DynamoDB's per-request atomicity; other services stay
+        concurrent."""
         self._server: Any = None
         self._thread: threading.Thread | None = None
 

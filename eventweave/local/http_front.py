@@ -173,7 +173,10 @@ class FunctionUrlServer:
         self._server.daemon_threads = True
         host, port = self._server.server_address[:2]
         self.url = f"http://{host!s}:{port}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"url-{self.spec.function_name}")
+        # A short poll interval: shutdown() waits for the serving loop's next poll (0.5 s by default).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name=f"url-{self.spec.function_name}"
+        )
         self._thread.daemon = True
         self._thread.start()
         if self.log is not None and self.spec.auth_type == "AWS_IAM":

@@ -412,10 +412,12 @@ class PushRelay:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop relaying; ``wait=False`` returns at once (a long poll in flight ends without handing anything off)."""
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
+        if wait:
+            for thread in self._threads:
+                thread.join(timeout=30)
         self._threads.clear()
 
     def _loop(self, target: PushTarget) -> None:
@@ -434,6 +436,8 @@ class PushRelay:
                 self._log(f"relay {target.source_arn} -> {target.target_arn}: receive failed: {error}")
                 self._stop.wait(0.5)
                 continue
+            if self._stop.is_set():
+                return
             for message in response.get("Messages", []):
                 self._handle(sqs, target, message)
 

@@ -90,10 +90,13 @@ class _Runner:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop polling. ``wait=False`` returns at once (a stack being destroyed): a thread inside a long poll ends
+        when the poll returns, without invoking anything."""
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
+        if wait:
+            for thread in self._threads:
+                thread.join(timeout=30)
         self._threads.clear()
 
     def _loop(self) -> None:
@@ -101,6 +104,8 @@ class _Runner:
             try:
                 self.poll_once()
             except Exception as error:  # a poller must outlive a bad batch or a moto hiccup, loudly
+                if self._stop.is_set():
+                    return  # the stack is going away: its queue or function may be gone already
                 self._log(f"{self.name}: poll failed: {type(error).__name__}: {error}")
                 self._stop.wait(0.5)
 
@@ -228,8 +233,8 @@ class SqsPoller(_Runner):
 
     def poll_once(self) -> None:
         messages = self._receive()
-        if not messages:
-            return
+        if not messages or self._stop.is_set():
+            return  # stopping: what was received reappears after its visibility timeout, as on AWS
         records = [self._record(m) for m in messages]
         unmatched = [r["receiptHandle"] for r in records if not self._matches(r)]
         if unmatched:
