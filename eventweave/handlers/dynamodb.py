@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from .base import IGNORED, BaseHandler, Poison
 from .context import RecordContext, trace_from_payload
+from .errors import PermanentError
 
 __all__ = ["Change", "DynamoDBRecordContext", "DynamoDBStreamHandler"]
 
@@ -57,6 +58,17 @@ class DynamoDBRecordContext(RecordContext):
         return view if isinstance(view, str) else None
 
 
+def _missing_image(handled: bool, event: str, image: str) -> Any:
+    """A record without the image its ``on_*`` method needs: the stream's view type cannot deliver it, so retrying
+    cannot help; the record goes to the DLQ with this reason instead of being dropped as if there were nothing to do."""
+    if not handled:
+        return IGNORED
+    raise PermanentError(
+        f"{event} record without {image}: the table's stream view type must include it (NEW_AND_OLD_IMAGES, or "
+        f"{'NEW_IMAGE' if image == 'NewImage' else 'OLD_IMAGE'}); with KEYS_ONLY override handle() and read the keys"
+    )
+
+
 class DynamoDBStreamHandler(BaseHandler[Change[M], DynamoDBRecordContext]):
     """Handler for a DynamoDB stream. Images are deserialized and validated against the model.
 
@@ -80,13 +92,18 @@ class DynamoDBStreamHandler(BaseHandler[Change[M], DynamoDBRecordContext]):
     partial_batch_response: ClassVar[bool] = True
 
     def handle(self, message: Change[M], ctx: DynamoDBRecordContext) -> Any:
+        cls = type(self)
         if message.event_name == "INSERT":
-            return self.on_insert(message.new, ctx) if message.new is not None else IGNORED
+            if message.new is None:
+                return _missing_image(cls.on_insert is not DynamoDBStreamHandler.on_insert, "INSERT", "NewImage")
+            return self.on_insert(message.new, ctx)
         if message.event_name == "MODIFY":
             if message.new is None and message.old is None:
-                return IGNORED  # a KEYS_ONLY stream: override handle() to work from keys
+                return _missing_image(cls.on_modify is not DynamoDBStreamHandler.on_modify, "MODIFY", "NewImage")
             return self.on_modify(message.new, message.old, ctx)
-        return self.on_remove(message.old, ctx) if message.old is not None else IGNORED
+        if message.old is None:
+            return _missing_image(cls.on_remove is not DynamoDBStreamHandler.on_remove, "REMOVE", "OldImage")
+        return self.on_remove(message.old, ctx)
 
     def on_insert(self, new: M, ctx: DynamoDBRecordContext) -> Any:
         return IGNORED

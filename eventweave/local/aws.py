@@ -1,14 +1,49 @@
-"""boto3 clients bound to the local cloud's data plane (one place for the endpoint and moto's test credentials)."""
+"""boto3 clients bound to the local cloud's data plane (one place for the endpoint and moto's test credentials).
+
+When the data plane runs in this process (the embedded default), :func:`client` returns a shared client that calls
+moto's backends directly instead of over HTTP: the pollers, relays, the deployer and tests then pay about a fifth
+per call. Lambda's API always goes over HTTP, through the gateway that routes ``Invoke`` to eventweave.
+"""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-__all__ = ["client", "in_process_client"]
+__all__ = ["client", "in_process_client", "register_in_process", "unregister_in_process"]
+
+_IN_PROCESS: dict[str, Any] = {}
+"""Endpoint URL of a data plane served by this process -> its DynamoDB lock."""
+_SHARED: dict[tuple[str, str, str], Any] = {}
+_GUARD = threading.Lock()
+_HTTP_ONLY = frozenset({"lambda", "dynamodbstreams"})
+"""Lambda: its Invoke must reach the gateway. DynamoDB Streams: moto's in-process dispatcher has no URL for it."""
+
+
+def register_in_process(endpoint_url: str, dynamodb_lock: Any) -> None:
+    """Mark ``endpoint_url`` as served by this process (the data plane does this when it starts)."""
+    with _GUARD:
+        _IN_PROCESS[endpoint_url.rstrip("/")] = dynamodb_lock
+
+
+def unregister_in_process(endpoint_url: str) -> None:
+    with _GUARD:
+        base = endpoint_url.rstrip("/")
+        _IN_PROCESS.pop(base, None)
+        for key in [k for k in _SHARED if k[1] == base]:
+            del _SHARED[key]
 
 
 def client(service: str, endpoint_url: str | None, region: str) -> Any:
     """A boto3 client for ``service`` at ``endpoint_url`` with moto's fixed test credentials."""
+    base = (endpoint_url or "").rstrip("/")
+    if base in _IN_PROCESS and service not in _HTTP_ONLY:
+        key = (service, base, region)
+        with _GUARD:
+            if key not in _SHARED:
+                lock = _IN_PROCESS[base] if service.startswith("dynamodb") else None
+                _SHARED[key] = in_process_client(service, region, endpoint_url=base, lock=lock)
+            return _SHARED[key]
     import boto3
 
     factory: Any = boto3.client  # typed per service literal; the service here is a runtime string

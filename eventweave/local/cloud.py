@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .assembly import CloudAssembly
-from .aws import in_process_client
 from .deployer import Deployer, Deployment
 from .functions import LambdaService
 from .gateway import DataPlane
@@ -122,7 +121,6 @@ class LocalCloud:
         self.lambdas: LambdaService | None = None
         self.async_invoker: AsyncInvoker | None = None
         self.stacks: dict[str, LocalStack] = {}
-        self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
@@ -250,21 +248,8 @@ class LocalCloud:
     # -- internals ------------------------------------------------------------------------------------------------
 
     def _deployer(self) -> Deployer:
-        return Deployer(
-            endpoint_url=self.endpoint,
-            region=self.region,
-            account_id=self.account_id,
-            clients=self._in_process_client if self.data_plane is not None else None,
-        )
-
-    def _in_process_client(self, service: str) -> Any:
-        # Deploying calls the data plane a few hundred times per stack; without HTTP each call costs a fifth.
-        with self._lock:
-            if service not in self._clients:
-                assert self.data_plane is not None
-                lock = self.data_plane.dynamodb_lock if service.startswith("dynamodb") else None
-                self._clients[service] = in_process_client(service, self.region, endpoint_url=self.endpoint, lock=lock)
-            return self._clients[service]
+        # With the embedded data plane its clients call moto in-process (see eventweave.local.aws).
+        return Deployer(endpoint_url=self.endpoint, region=self.region, account_id=self.account_id)
 
     def _require(self) -> tuple[LambdaService, AsyncInvoker]:
         if self.lambdas is None or self.async_invoker is None:

@@ -92,26 +92,15 @@ class Deployer:
         deployer.destroy(deployment)
     """
 
-    def __init__(
-        self,
-        *,
-        endpoint_url: str,
-        region: str = "us-east-1",
-        account_id: str = "123456789012",
-        clients: Callable[[str], Any] | None = None,
-    ) -> None:
+    def __init__(self, *, endpoint_url: str, region: str = "us-east-1", account_id: str = "123456789012") -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.account_id = account_id
-        self._factory = clients
         self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
-        """A client for ``service``: from ``clients`` when given (the local cloud's in-process ones), else HTTP."""
         if service not in self._clients:
-            self._clients[service] = (
-                self._factory(service) if self._factory else client(service, self.endpoint_url, self.region)
-            )
+            self._clients[service] = client(service, self.endpoint_url, self.region)
         return self._clients[service]
 
     def deploy(self, stack: StackArtifact, *, stack_name: str | None = None) -> Deployment:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 from urllib.parse import unquote
 
+from .aws import register_in_process, unregister_in_process
 from .model import InvokeResult, UnknownFunctionError
 
 __all__ = ["DataPlane", "LambdaApi", "UnknownFunctionError"]
@@ -138,12 +139,15 @@ class DataPlane:
         self._server = make_server("127.0.0.1", self.port, app, True, request_handler=MotoRequestHandler)
         host, port = self._server.server_address[:2]
         self.endpoint = f"http://{host}:{port}"
+        register_in_process(self.endpoint, self.dynamodb_lock)
         self._thread = threading.Thread(target=self._server.serve_forever, name="eventweave-data-plane", daemon=True)
         self._thread.start()
         return self.endpoint
 
     def stop(self) -> None:
         """Stop serving (moto's in-memory state stays with the process)."""
+        if self.endpoint:
+            unregister_in_process(self.endpoint)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -28,6 +28,7 @@ from .model import EventSourceMappingSpec, Invoker, InvokeResult, LogSink
 __all__ = ["SqsPoller", "StreamPoller", "batch_failures"]
 
 _WAIT_SECONDS = 1  # long-poll slice: bounds how long stop() waits
+_SHARD_LIST_SECONDS = 10.0
 
 
 def _client(service: str, endpoint_url: str, region: str) -> Any:
@@ -86,7 +87,7 @@ class _Runner:
 
     def start(self) -> None:
         for i in range(self._threads_wanted):
-            thread = threading.Thread(target=self._loop, name=f"{self.name}-{i}", daemon=True)
+            thread = threading.Thread(target=self._loop, args=(i,), name=f"{self.name}-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -99,7 +100,7 @@ class _Runner:
                 thread.join(timeout=30)
         self._threads.clear()
 
-    def _loop(self) -> None:
+    def _loop(self, index: int = 0) -> None:
         while not self._stop.is_set():
             try:
                 self.poll_once()
@@ -109,7 +110,7 @@ class _Runner:
                 self._log(f"{self.name}: poll failed: {type(error).__name__}: {error}")
                 self._stop.wait(0.5)
 
-    def poll_once(self) -> None:
+    def poll_once(self) -> Any:
         raise NotImplementedError
 
     def _log(self, line: str) -> None:
@@ -148,7 +149,28 @@ class SqsPoller(_Runner):
         self.queue_url = self.sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         self.fifo = queue_name.endswith(".fifo")
         self.match = _matcher(spec.filter_patterns)
+        self._demand = threading.Event()
         super().__init__(spec.maximum_concurrency or default_concurrency)
+
+    def _loop(self, index: int = 0) -> None:
+        """Poller 0 long-polls all the time; the others join while polls return messages (a backlog) and rest
+        when the queue is empty, as Lambda scales SQS pollers with the backlog. Idle, a mapping costs one poll."""
+        while not self._stop.is_set():
+            if index > 0 and not self._demand.is_set():
+                self._demand.wait(0.5)
+                continue
+            try:
+                got = self.poll_once()
+            except Exception as error:  # a poller must outlive a bad batch or a moto hiccup, loudly
+                if self._stop.is_set():
+                    return
+                self._log(f"{self.name}: poll failed: {type(error).__name__}: {error}")
+                self._stop.wait(0.5)
+                continue
+            if got:
+                self._demand.set()
+            elif index == 0:
+                self._demand.clear()
 
     def _log(self, line: str) -> None:
         if self.log is not None:
@@ -231,17 +253,22 @@ class SqsPoller(_Runner):
                 Entries=[{"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(chunk)],
             )
 
-    def poll_once(self) -> None:
+    def poll_once(self) -> int:
+        """Receive one batch and deliver it; the number of messages received."""
         messages = self._receive()
         if not messages or self._stop.is_set():
-            return  # stopping: what was received reappears after its visibility timeout, as on AWS
+            return 0  # stopping: what was received reappears after its visibility timeout, as on AWS
         records = [self._record(m) for m in messages]
         unmatched = [r["receiptHandle"] for r in records if not self._matches(r)]
         if unmatched:
             self._delete(unmatched)  # AWS drops messages that match no filter, without invoking
             records = [r for r in records if r["receiptHandle"] not in set(unmatched)]
         if not records:
-            return
+            return len(messages)
+        self._deliver(records)
+        return len(messages)
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
         payload = json.dumps({"Records": records}).encode()
         result = self.invoker.invoke(self.spec.function_name, payload, source="sqs")
         failed = batch_failures(result, [r["messageId"] for r in records], enabled=self.spec.report_batch_item_failures)
@@ -255,6 +282,8 @@ class SqsPoller(_Runner):
 
 class StreamPoller(_Runner):
     """Runs one Kinesis or DynamoDB Streams event source mapping: shard by shard, in order, with checkpoints.
+
+    An idle shard is polled four times a second (DynamoDB Streams' documented rate for Lambda).
 
     Example::
 
@@ -270,7 +299,7 @@ class StreamPoller(_Runner):
         endpoint_url: str,
         region: str = "us-east-1",
         log: LogSink | None = None,
-        idle_sleep: float = 0.2,
+        idle_sleep: float = 0.25,
     ) -> None:
         self.spec = spec
         self.kind = spec.source
@@ -285,6 +314,8 @@ class StreamPoller(_Runner):
         self.match = _matcher(spec.filter_patterns)
         self._iterators: dict[str, str | None] = {}
         self._pending: dict[str, list[dict[str, Any]]] = {}
+        self._shard_ids: list[str] = []
+        self._shards_listed_at = float("-inf")
         super().__init__(1)
 
     def _log(self, line: str) -> None:
@@ -294,12 +325,19 @@ class StreamPoller(_Runner):
     # -- shards and records --------------------------------------------------------------------------------------
 
     def _shards(self) -> list[str]:
+        # Shards change rarely (resharding, DynamoDB's rotation every few hours); listing them on every poll would
+        # cost more than the poll itself.
+        now = time.monotonic()
+        if now - self._shards_listed_at < _SHARD_LIST_SECONDS:
+            return self._shard_ids
         if self.kind == "kinesis":
             stream = self.spec.source_arn.split("/", 1)[1]
             shards = self.client.list_shards(StreamName=stream)["Shards"]
         else:
             shards = self.client.describe_stream(StreamArn=self.spec.source_arn)["StreamDescription"]["Shards"]
-        return [s["ShardId"] for s in shards]
+        self._shard_ids = [s["ShardId"] for s in shards]
+        self._shards_listed_at = now
+        return self._shard_ids
 
     def _iterator(self, shard: str) -> str | None:
         position = self.spec.starting_position or "TRIM_HORIZON"

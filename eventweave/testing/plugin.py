@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -100,7 +101,11 @@ def eventweave_cloud(pytestconfig: pytest.Config) -> Iterator[LocalCloud | AwsTa
             or "http://localhost:4566"
         )
     delays = tuple(float(x) for x in str(pytestconfig.getini("eventweave_async_retry_delays")).split(",") if x.strip())
-    cloud = LocalCloud(endpoint=endpoint, async_retry_delays=delays)
+    # Invocation lines and the functions' output go to logging, so pytest shows them with a failing test's report
+    # instead of printing them from background threads.
+    logger = logging.getLogger("eventweave.local")
+    logger.setLevel(logging.INFO)
+    cloud = LocalCloud(endpoint=endpoint, async_retry_delays=delays, log=logger.info)
     cloud.start()
     try:
         yield cloud

@@ -1,18 +1,34 @@
-"""The data plane keeps DynamoDB's per-request atomicity under concurrent clients (moto alone does not)."""
+"""The data plane: DynamoDB stays atomic under concurrent clients (moto alone is not), in-process clients, the clock."""
 
 from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from eventweave.local.aws import client
 from eventweave.local.gateway import DataPlane
 
 
-def test_concurrent_counter_updates_are_not_lost():
+def _http_client(service: str, endpoint: str):
+    import boto3
+
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+
+
+@pytest.mark.parametrize("path", ["http", "in-process"])
+def test_concurrent_counter_updates_are_not_lost(path: str):
     table = f"counters-{uuid.uuid4().hex[:8]}"  # moto's state outlives a data plane within the process
     with DataPlane() as plane:
-        ddb = client("dynamodb", plane.endpoint, "us-east-1")
+        make = (
+            (lambda s: _http_client(s, plane.endpoint))
+            if path == "http"
+            else (lambda s: client(s, plane.endpoint, "us-east-1"))
+        )
+        ddb = make("dynamodb")
         ddb.create_table(
             TableName=table,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -21,7 +37,7 @@ def test_concurrent_counter_updates_are_not_lost():
         )
 
         def add(_: int) -> None:
-            own = client("dynamodb", plane.endpoint, "us-east-1")
+            own = make("dynamodb")
             for _ in range(50):
                 own.update_item(
                     TableName=table,
@@ -53,3 +69,15 @@ def test_the_fast_sqs_clock_gives_moto_the_same_time_and_visibility_still_holds(
         time.sleep(1.2)
         again = sqs.receive_message(QueueUrl=url).get("Messages", [])
         assert len(again) == 1 and again[0]["Body"] == "x"
+
+
+def test_clients_of_an_in_process_plane_skip_http_but_lambda_goes_through_the_gateway():
+    with DataPlane() as plane:
+        sqs = client("sqs", plane.endpoint, "us-east-1")
+        assert sqs is client("sqs", plane.endpoint, "us-east-1")  # shared, thread-safe
+        assert "amazonaws.com" in sqs.meta.endpoint_url  # dispatched to moto's backends in-process
+        url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        assert url.startswith(plane.endpoint + "/")  # reads as the endpoint's, like an HTTP client's answer
+        assert _http_client("sqs", plane.endpoint).get_queue_url(QueueName=url.rsplit("/", 1)[1])["QueueUrl"] == url
+        assert client("lambda", plane.endpoint, "us-east-1").meta.endpoint_url == plane.endpoint
+    assert client("sqs", plane.endpoint, "us-east-1").meta.endpoint_url == plane.endpoint  # stopped: plain HTTP

@@ -279,15 +279,22 @@ def test_handle_override_sees_change_objects(lambda_context):
 
 
 def test_keys_only_stream(lambda_context):
-    """On a KEYS_ONLY stream the default dispatch ignores everything; handle() still gets the keys."""
+    """On a KEYS_ONLY stream a handler whose on_* methods need images gets none: each record is poison with a reason
+    naming the view type (never silently ignored); events without an override are still ignored; handle() gets keys."""
     records = [
         ddb_record(name, sequence_number=str(i), keys={"id": {"S": "a"}, "sk": {"N": "7"}}, view="KEYS_ONLY")
         for i, name in enumerate(("INSERT", "MODIFY", "REMOVE"))
     ]
-    ledger, _, metrics = build()
+    ledger, dlq, _ = build()
     assert ledger(ddb_event(*records), lambda_context) == {"batchItemFailures": []}
     assert ledger.calls == []
-    assert metrics.counts[-1].ignored == 3
+    docs = [json.loads(e.body) for e in dlq.stored]
+    assert [d["reason"] for d in docs] == ["permanent-error"] * 3
+    assert "NewImage" in docs[0]["errorMessage"] and "stream view type" in docs[0]["errorMessage"]
+    assert "OldImage" in docs[2]["errorMessage"]
+    inserts, inserts_dlq, metrics = build(InsertsOnly)
+    inserts(ddb_event(*records[1:]), lambda_context)  # MODIFY and REMOVE: InsertsOnly has no method for them
+    assert inserts_dlq.stored == [] and metrics.counts[-1].ignored == 2
     changes, _, _ = build(AllChanges)
     changes(ddb_event(*records), lambda_context)
     assert [(c.event_name, c.keys, c.new, c.old) for c in changes.changes] == [
