@@ -40,17 +40,18 @@ def run() -> Section:
     section = Section(
         title="Synth time of the example app",
         method=(
-            f"`app.py` synthesizes `ShowcaseStack` (all eight patterns, cdk-nag AwsSolutions + Serverless). "
+            f"`app.py` synthesizes the four example services and `ShowcaseStack` (all eight patterns), with cdk-nag "
+            "AwsSolutions + Serverless. "
             f"Wall time of {RUNS} runs per path after one warm-up run (which fills the bundling cache); median "
             "[min-max]."
         ),
-        header=["path", "median s", "min-max s", "resources", "assets"],
+        header=["path", "median s", "min-max s", "stacks", "resources", "assets"],
     )
     with tempfile.TemporaryDirectory(prefix="eventweave-synth-") as tmp:
         warm = Path(tmp) / "warm"
         warm_seconds = _synth([sys.executable, "app.py"], warm)
-        template = json.loads((warm / "EventweaveShowcase.template.json").read_text())
-        resources = len(template["Resources"])
+        templates = sorted(warm.glob("*.template.json"))
+        resources = sum(len(json.loads(t.read_text())["Resources"]) for t in templates)
         assets = len([p for p in warm.iterdir() if p.name.startswith("asset.")])
         paths = {
             "`CDK_OUTDIR=cdk.out python app.py`": [sys.executable, "app.py"],
@@ -67,6 +68,7 @@ def run() -> Section:
                     label,
                     f"{statistics.median(times):.1f}",
                     f"{min(times):.1f}-{max(times):.1f}",
+                    str(len(templates)),
                     str(resources),
                     str(assets),
                 ]

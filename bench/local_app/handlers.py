@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from pydantic import BaseModel
@@ -41,7 +42,7 @@ class FanOutProbe(SqsHandler[Probe]):
     """Fan-out path: topic -> subscriber queue -> event source mapping -> handler (two subscribers)."""
 
     def handle(self, probe: Probe, ctx: SqsRecordContext) -> None:
-        _mark("fanout", probe)
+        _mark("fanout:" + os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "?"), probe)
 
 
 fan_out_probe = FanOutProbe.lambda_handler()
