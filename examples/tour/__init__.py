@@ -1,6 +1,6 @@
 """The eventweave handler tour: five scenarios that drive real handlers against emulated AWS and check the end state.
 
-Run it with ``make demo`` (``python -m examples.tour``); see README.md next to this file. Each scenario creates its
+Run it with ``make tour`` (``python -m examples.tour``); see README.md next to this file. Each scenario creates its
 queues, topics, streams and tables, publishes through eventweave's publishers, lets :mod:`.driver` deliver the way
 Lambda does, then compares what happened (side effects in :data:`.handlers.LEDGER`, the runtime's metric counters,
 the dead-letter queue, DynamoDB) with what should have.

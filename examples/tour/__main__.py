@@ -1,4 +1,4 @@
-"""``make demo``: run the handler tour against an in-process moto server on 127.0.0.1; exit 0 only if all passed."""
+"""``make tour``: run the handler tour against an in-process moto server on 127.0.0.1; exit 0 only if all passed."""
 
 from __future__ import annotations
 
