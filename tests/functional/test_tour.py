@@ -1,4 +1,4 @@
-"""The handler tour (`make demo`) and its delivery driver, run in-process against the embedded moto server."""
+"""The handler tour (`make tour`) and its delivery driver, run in-process against the embedded moto server."""
 
 import io
 import json
