@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from eventweave.handlers.clients import reset_clients
-from tests.factories import FakeLambdaContext
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "eventweave-tests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")
@@ -56,11 +55,6 @@ def aws(moto_endpoint: str) -> Iterator[Any]:
 
     yield make
     reset_clients()
-
-
-@pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
 
 
 @pytest.hookimpl(hookwrapper=True)

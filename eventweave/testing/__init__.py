@@ -1,4 +1,5 @@
-"""Ephemeral-stack testing: a pytest plugin (entry point ``eventweave``) and the helpers its fixtures return.
+"""Testing: a pytest plugin (entry point ``eventweave``: ``ephemeral_stack``, ``lambda_context``), the helpers its
+fixtures return, and Lambda event factories for handler unit tests (:mod:`eventweave.testing.events`).
 
 Needs the ``local`` extra for the default target. Nothing here ships inside a Lambda function.
 """

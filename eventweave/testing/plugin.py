@@ -72,6 +72,14 @@ def _target(config: pytest.Config) -> str:
     return str(target)
 
 
+@pytest.fixture
+def lambda_context() -> Any:
+    """A :class:`~eventweave.testing.events.FakeLambdaContext` with 30 s remaining, for calling a handler directly."""
+    from .events import FakeLambdaContext
+
+    return FakeLambdaContext()
+
+
 @pytest.fixture(scope="session")
 def eventweave_assembly(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The app's cloud assembly, synthesized once per session (bundling skipped)."""

@@ -1,8 +1,9 @@
 """Hypothesis strategies for fuzzing the handler entry points, and the in-memory dead-letter double they need.
 
-Every strategy starts from a valid AWS-shaped event built by ``tests/factories.py`` and then, sometimes, damages it:
-keys dropped or retyped, hostile strings, broken JSON or base64 inside bodies, envelopes with wrong types, hostile
-trace metadata, duplicated records and ids, records that are not dicts, top-level events that are not events at all.
+Every strategy starts from a valid AWS-shaped event built by ``eventweave.testing.events`` and then, sometimes,
+damages it: keys dropped or retyped, hostile strings, broken JSON or base64 inside bodies, envelopes with wrong
+types, hostile trace metadata, duplicated records and ids, records that are not dicts, top-level events that are not
+events at all.
 
 Each generated record comes with a :class:`Spec`: what it was built as and whether it is still *clean* (only the
 benign damage of duplicated ids was applied). The tests derive the exact expected fate of clean records from it and

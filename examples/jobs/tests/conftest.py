@@ -9,12 +9,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
 
 from eventweave.handlers import Settings
 from eventweave.handlers.clients import reset_clients
+from eventweave.testing.events import FakeLambdaContext as _LambdaContext
 
 from ..handlers.front import JobsFront
 from ..handlers.word_stats import CountWords
@@ -22,21 +24,8 @@ from ..handlers.word_stats import CountWords
 REGION = "us-east-1"
 
 
-class FakeLambdaContext:
-    """The parts of Lambda's context object that eventweave reads."""
-
-    def __init__(self, remaining_ms: int = 3_000) -> None:
-        self._deadline = time.monotonic() + remaining_ms / 1000
-        self.function_name = "jobs-test"
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:jobs-test"
-        self.memory_limit_in_mb = 256
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = "/aws/lambda/jobs-test"
-        self.log_stream_name = "2026/01/01/[$LATEST]0"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+# Three seconds left, like the worker's short timeout in the stack.
+FakeLambdaContext = partial(_LambdaContext, remaining_ms=3_000, function_name="jobs-test")
 
 
 @pytest.fixture(scope="module")

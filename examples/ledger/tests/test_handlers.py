@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import boto3
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 
 from eventweave.handlers import Settings
 from eventweave.handlers.clients import reset_clients
+from eventweave.testing.events import FakeLambdaContext
 from examples.ledger import ledger
 from examples.ledger.handlers.overdraft import OVERDRAFT_FEE, ChargeOverdraftFee
 from examples.ledger.handlers.projector import ProjectBalance
@@ -31,19 +33,7 @@ from examples.ledger.models import SOURCE
 REGION = "us-east-1"
 
 
-class FakeContext:
-    """The parts of Lambda's context object handlers read."""
-
-    function_name = "ledger-test"
-    function_version = "$LATEST"
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:ledger-test"
-    memory_limit_in_mb = 256
-    aws_request_id = "req-1"
-    log_group_name = "/aws/lambda/ledger-test"
-    log_stream_name = "2026/01/01/[$LATEST]test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+FakeContext = partial(FakeLambdaContext, function_name="ledger-test")
 
 
 @dataclass

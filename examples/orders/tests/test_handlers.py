@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import boto3
@@ -13,6 +14,7 @@ from moto import mock_aws
 
 from eventweave.handlers import ConfigurationError, Settings
 from eventweave.handlers.clients import reset_clients
+from eventweave.testing.events import FakeLambdaContext
 from examples.orders.handlers.billing import Charge
 from examples.orders.handlers.failures import RecordFailure, order_id_of
 from examples.orders.handlers.notifications import NotifyExpress
@@ -32,15 +34,7 @@ REGION, ACCOUNT = "us-east-1", "123456789012"
 TABLES = {"charges": "order_id", "shipments": "order_id", "notifications": "order_id", "failures": "failure_id"}
 
 
-class LambdaContext:
-    """The bits of Lambda's context object the handlers read (``handler(event, LambdaContext())``)."""
-
-    function_name = "orders-test"
-    aws_request_id = "req-1"
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+LambdaContext = partial(FakeLambdaContext, remaining_ms=10_000, function_name="orders-test")
 
 
 @pytest.fixture

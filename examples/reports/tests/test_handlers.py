@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +10,7 @@ import pytest
 
 from eventweave.handlers import FanIn, Settings
 from eventweave.handlers.clients import client, reset_clients
+from eventweave.testing.events import FakeLambdaContext
 from examples.reports.handlers.report_status import ReportStatus
 from examples.reports.handlers.split_report import SplitReport
 from examples.reports.handlers.sum_chunk import SumChunk
@@ -24,15 +23,7 @@ SALES = "EU,10.00\nUS,2.50\nEU,0.25\n\nAPAC,7\nUS,1.10"  # the blank line is ski
 REQUEST = {"report_id": "r-1", "csv": SALES, "chunk_rows": 2}
 
 
-class LambdaContext:
-    def __init__(self) -> None:
-        self._deadline = time.monotonic() + 30
-        self.function_name = "test-fn"
-        self.aws_request_id = str(uuid.uuid4())
-        self.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-fn"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self._deadline - time.monotonic()) * 1000)
+LambdaContext = FakeLambdaContext
 
 
 @pytest.fixture
