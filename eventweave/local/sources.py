@@ -14,13 +14,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+from eventweave.testing.events import sqs_record_from_message
 
 from .aws import client
 from .model import EventSourceMappingSpec, Invoker, InvokeResult, LogSink
@@ -199,42 +200,7 @@ class SqsPoller(_Runner):
         return messages
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
-        attributes = {
-            key: value
-            for key, value in message.get("Attributes", {}).items()
-            if key
-            in (
-                "ApproximateReceiveCount",
-                "SentTimestamp",
-                "SenderId",
-                "ApproximateFirstReceiveTimestamp",
-                "SequenceNumber",
-                "MessageGroupId",
-                "MessageDeduplicationId",
-                "AWSTraceHeader",
-            )
-        }
-        message_attributes: dict[str, Any] = {}
-        for name, value in message.get("MessageAttributes", {}).items():
-            entry: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-            if "StringValue" in value:
-                entry["stringValue"] = value["StringValue"]
-            if "BinaryValue" in value:
-                raw = value["BinaryValue"]
-                entry["binaryValue"] = base64.b64encode(raw if isinstance(raw, bytes) else raw.encode()).decode()
-            message_attributes[name] = entry
-        body = message.get("Body", "")
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": body,
-            "attributes": attributes,
-            "messageAttributes": message_attributes,
-            "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.spec.source_arn,
-            "awsRegion": self.region,
-        }
+        return sqs_record_from_message(message, self.spec.source_arn, self.region)
 
     def _matches(self, record: dict[str, Any]) -> bool:
         if self.match is None:

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 import uuid
@@ -35,6 +36,7 @@ __all__ = [
     "sqs_attribute",
     "sqs_event",
     "sqs_record",
+    "sqs_record_from_message",
     "stream_failure_record",
     "trace_sqs_attributes",
 ]
@@ -100,6 +102,47 @@ def sqs_record(
         "eventSource": "aws:sqs",
         "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
         "awsRegion": REGION,
+    }
+
+
+_LAMBDA_SQS_ATTRIBUTES = (
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "SequenceNumber",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+    "AWSTraceHeader",
+)
+
+
+def sqs_record_from_message(message: dict[str, Any], source_arn: str, region: str = REGION) -> dict[str, Any]:
+    """A ``ReceiveMessage`` result (all attributes requested) in the shape Lambda's SQS event source mapping delivers.
+
+    The local cloud's SQS poller builds its events with this; tests that deliver by hand can too.
+    """
+    system = message.get("Attributes", {})
+    attributes: dict[str, dict[str, Any]] = {}
+    for name, value in message.get("MessageAttributes", {}).items():
+        entry: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+        if "StringValue" in value:
+            entry["stringValue"] = value["StringValue"]
+        if "BinaryValue" in value:
+            raw = value["BinaryValue"]
+            entry["binaryValue"] = base64.b64encode(raw if isinstance(raw, bytes) else raw.encode()).decode()
+        attributes[name] = entry
+    body = message.get("Body", "")
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": body,
+        "attributes": {name: system[name] for name in _LAMBDA_SQS_ATTRIBUTES if name in system},
+        "messageAttributes": attributes,
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's digest
+        "eventSource": "aws:sqs",
+        "eventSourceARN": source_arn,
+        "awsRegion": region,
     }
 
 

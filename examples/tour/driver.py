@@ -33,6 +33,7 @@ from typing import Any, TextIO
 from eventweave.handlers.clients import client, reset_clients
 from eventweave.handlers.context import trace_from_attributes
 from eventweave.handlers.envelopes import unwrap_text
+from eventweave.testing.events import sqs_record_from_message
 
 __all__ = [
     "REGION",
@@ -237,25 +238,7 @@ def _reported_failures(response: Any, ids: list[str]) -> tuple[list[str], str]:
 
 def sqs_lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     """A ReceiveMessage result in the shape Lambda's SQS event source mapping delivers."""
-    attributes: dict[str, Any] = {}
-    for name, value in message.get("MessageAttributes", {}).items():
-        entry: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-        if "StringValue" in value:
-            entry["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            entry["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-        attributes[name] = entry
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {k: str(v) for k, v in message.get("Attributes", {}).items()},
-        "messageAttributes": attributes,
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }
+    return sqs_record_from_message(message, queue_arn, REGION)
 
 
 def sqs_trace(record: dict[str, Any]) -> tuple[str, int]:

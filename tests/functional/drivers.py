@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 from collections import Counter
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventweave.handlers.clients import client
+from eventweave.testing.events import sqs_record_from_message
 
 __all__ = [
     "REGION",
@@ -156,16 +156,6 @@ def atomic_dynamodb() -> Iterator[None]:
 
 # -- SQS: messages -> Lambda event -------------------------------------------------------------------------------------
 
-_LAMBDA_SQS_ATTRIBUTES = (
-    "ApproximateReceiveCount",
-    "SentTimestamp",
-    "SenderId",
-    "ApproximateFirstReceiveTimestamp",
-    "SequenceNumber",
-    "MessageGroupId",
-    "MessageDeduplicationId",
-)
-
 
 def queue_arn(sqs: Any, url: str) -> str:
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -173,26 +163,7 @@ def queue_arn(sqs: Any, url: str) -> str:
 
 def lambda_sqs_record(message: dict[str, Any], source_arn: str) -> dict[str, Any]:
     """One message from ``ReceiveMessage`` (all attributes requested) in the shape Lambda's SQS mapping delivers."""
-    attributes: dict[str, dict[str, Any]] = {}
-    for name, value in message.get("MessageAttributes", {}).items():
-        attribute: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-        if "StringValue" in value:
-            attribute["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-        attributes[name] = attribute
-    system = message.get("Attributes", {})
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {name: system[name] for name in _LAMBDA_SQS_ATTRIBUTES if name in system},
-        "messageAttributes": attributes,
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": source_arn,
-        "awsRegion": REGION,
-    }
+    return sqs_record_from_message(message, source_arn)
 
 
 def lambda_sqs_event(messages: list[dict[str, Any]], source_arn: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import pytest
 from eventweave.local.functions import LambdaService
 from eventweave.local.gateway import DataPlane
 from eventweave.local.model import FunctionSpec, InvokeResult, UnknownFunctionError
+from eventweave.testing import wait_until
 
 CODE = Path(__file__).parent / "fixtures"
 
@@ -117,6 +118,9 @@ def test_a_crashed_worker_is_an_exit_error_and_is_replaced(plane_and_service):
 def test_function_output_goes_to_the_log_with_its_name(plane_and_service, lines):
     _, service, _ = plane_and_service
     assert service.invoke("noisy", b"{}").ok
+    # The worker's stdout and stderr are forwarded by their own threads, as CloudWatch receives them: soon, not
+    # necessarily before the invoke answers.
+    wait_until(lambda: "[noisy] to stderr" in lines and "[noisy] hello from the handler" in lines, timeout=10)
     assert "[noisy] hello from the handler" in lines
     assert "[noisy] to stderr" in lines
     assert any(" invoke noisy source=direct batch=1 outcome=ok " in line for line in lines)

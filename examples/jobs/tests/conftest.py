@@ -3,7 +3,6 @@ table and queues on it, and a stand-in for Lambda's SQS mapping (receive, invoke
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
@@ -17,6 +16,7 @@ import pytest
 from eventweave.handlers import Settings
 from eventweave.handlers.clients import reset_clients
 from eventweave.testing.events import FakeLambdaContext as _LambdaContext
+from eventweave.testing.events import sqs_record_from_message
 
 from ..handlers.front import JobsFront
 from ..handlers.word_stats import CountWords
@@ -135,7 +135,7 @@ class Jobs:
         ).get("Messages", []):
             [message] = messages
             try:
-                response = self.worker({"Records": [_lambda_record(message, arn)]}, FakeLambdaContext())
+                response = self.worker({"Records": [sqs_record_from_message(message, arn)]}, FakeLambdaContext())
             except Exception:  # every record of the batch failed: eventweave raises, Lambda retries the batch
                 response = {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
             if response and response.get("batchItemFailures"):
@@ -148,28 +148,6 @@ class Jobs:
         messages = self.sqs.receive_message(QueueUrl=self.dlq, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(m["Body"]) for m in messages]
 
-
-def _lambda_record(message: dict[str, Any], arn: str) -> dict[str, Any]:
-    attributes: dict[str, dict[str, Any]] = {}
-    for name, value in message.get("MessageAttributes", {}).items():
-        attribute: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-        if "StringValue" in value:
-            attribute["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-        attributes[name] = attribute
-    system = message.get("Attributes", {})
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {k: system[k] for k in ("ApproximateReceiveCount", "SentTimestamp", "SenderId") if k in system},
-        "messageAttributes": attributes,
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": arn,
-        "awsRegion": REGION,
-    }
 
 
 def make_jobs(aws: Callable[[str], Any], *, deadline_seconds: int = 300, ttl_seconds: int = 86_400) -> Jobs:
