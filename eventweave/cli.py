@@ -176,7 +176,7 @@ def _trace_id(args: argparse.Namespace) -> str:
 
 
 def _attributes(pairs: Sequence[str], correlation: str) -> dict[str, dict[str, str]]:
-    from eventweave.handlers.context import ATTR_CORRELATION, ATTR_HOPS
+    from eventweave.wire.trace import ATTR_CORRELATION, ATTR_HOPS
 
     out: dict[str, dict[str, str]] = {
         ATTR_CORRELATION: {"DataType": "String", "StringValue": correlation},
@@ -242,7 +242,7 @@ def _publish(args: argparse.Namespace) -> int:
 def _put_events(args: argparse.Namespace) -> int:
     state = _state()
     bus = _resolve(state, args.bus, lambda s: s["resources"], "event bus") if args.bus != "default" else "default"
-    from eventweave.handlers.context import CONTEXT_KEY
+    from eventweave.wire.trace import CONTEXT_KEY
 
     detail = json.loads(_payload(args.detail))
     if not isinstance(detail, dict):

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, get_
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator
 
-from .context import RecordContext, _local
+from eventweave.wire.payloads import PayloadKind, UndecodablePayload, as_bytes, as_text, payload_kind
+
+from .context import RecordContext, record_slot
 from .errors import BatchFailedError, ConfigurationError, PermanentError, RecordFailedError
 from .idempotency import Idempotency, IdempotencyStore, KeyState
 from .observability import BatchCounts, BatchMetrics, flush_user_metrics, make_logger, make_metrics
@@ -37,13 +39,23 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.metrics import Metrics
 
-__all__ = ["IGNORED", "BaseHandler", "HandlerContract", "LambdaEntry", "Poison", "on_event"]
+__all__ = [
+    "IGNORED",
+    "BaseHandler",
+    "HandlerContract",
+    "LambdaEntry",
+    "PayloadValidator",
+    "Poison",
+    "on_event",
+    "payload_validator",
+]
 
 M = TypeVar("M")
 C = TypeVar("C", bound=RecordContext)
 Mode = Literal["independent", "fifo", "stream", "single"]
 
 _internal_log = logging.getLogger("eventweave")
+_slot = record_slot()
 
 IGNORED: Any = type("Ignored", (), {"__repr__": lambda self: "IGNORED", "__slots__": ()})()
 """Return this from ``handle`` to count a record as deliberately ignored rather than processed."""
@@ -84,24 +96,51 @@ def on_event(*event_types: str) -> Callable[[Callable[..., Any]], Callable[..., 
 
 
 @dataclass(frozen=True, slots=True)
-class _Validator:
+class PayloadValidator:
+    """How records become the handler's model: ``from_json`` takes a payload as it came (text or bytes),
+    ``from_python`` one already parsed (an EventBridge ``detail``, a DynamoDB image). ``kind`` says what the model
+    asks for (see :mod:`eventweave.wire.payloads`): JSON, the text unchanged, the bytes, or a model decoding bytes.
+
+    Example::
+
+        payload_validator(str).from_json("hello world")        # 'hello world' (no JSON parsing)
+        payload_validator(Order).from_json('{"order_id": "o-1"}')  # Order(order_id='o-1')
+    """
+
     type_: Any
     from_json: Callable[[str | bytes], Any]
     from_python: Callable[[Any], Any]
+    kind: PayloadKind = "json"
 
 
-def _validator(type_: Any) -> _Validator:
+def payload_validator(type_: Any) -> PayloadValidator:
+    """The validator for a handler declared with ``type_`` (a pydantic model, ``str``, ``bytes`` or any type)."""
+    kind = payload_kind(type_)
+    if kind == "text":
+        return PayloadValidator(str, as_text, as_text, kind)
+    if kind == "bytes":
+        return PayloadValidator(bytes, as_bytes, as_bytes, kind)
+    if kind == "model-bytes":
+        decode = type_.__eventweave_decode__
+        validate = _json_validator(type_).from_python
+        return PayloadValidator(
+            type_, lambda data: validate(decode(as_bytes(data))), lambda v: validate(decode(v)), kind
+        )
+    return _json_validator(type_)
+
+
+def _json_validator(type_: Any) -> PayloadValidator:
     if isinstance(type_, type) and issubclass(type_, BaseModel):
         # The model's compiled validator is the fast path: model_validate_json() is a Python wrapper around exactly
         # this call, and its frame costs as much per record as the rest of eventweave's bookkeeping.
         core = type_.__pydantic_validator__
         if isinstance(core, SchemaValidator):
-            return _Validator(type_, core.validate_json, core.validate_python)
-        return _Validator(type_, type_.model_validate_json, type_.model_validate)  # defer_build: not compiled yet
+            return PayloadValidator(type_, core.validate_json, core.validate_python)
+        return PayloadValidator(type_, type_.model_validate_json, type_.model_validate)  # defer_build: not compiled yet
     if type_ is Any or type_ is None:
-        return _Validator(Any, json.loads, lambda value: value)
+        return PayloadValidator(Any, json.loads, lambda value: value)
     adapter: TypeAdapter[Any] = TypeAdapter(type_)
-    return _Validator(type_, adapter.validate_json, adapter.validate_python)
+    return PayloadValidator(type_, adapter.validate_json, adapter.validate_python)
 
 
 def _key_part(value: Any) -> str:
@@ -229,8 +268,8 @@ class BaseHandler(Generic[M, C]):
     tracing: ClassVar[bool] = False
     """Wrap invocations with Powertools Tracer (needs ``aws-lambda-powertools[tracer]``). Default: off."""
 
-    _validator_: ClassVar[_Validator] = _Validator(Any, json.loads, lambda value: value)
-    _routes_: ClassVar[dict[str, tuple[str, _Validator]]] = {}
+    _validator_: ClassVar[PayloadValidator] = PayloadValidator(Any, json.loads, lambda value: value)
+    _routes_: ClassVar[dict[str, tuple[str, PayloadValidator]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -240,7 +279,7 @@ class BaseHandler(Generic[M, C]):
                 args = get_args(base)
                 # A parameter still generic (SqsHandler[M], Change[M]) is not a model yet: a subclass will bind it.
                 if args and not isinstance(args[0], TypeVar) and not getattr(args[0], "__parameters__", ()):
-                    cls._validator_ = _validator(cls._payload_type(args[0]))
+                    cls._validator_ = payload_validator(cls._payload_type(args[0]))
         routes = dict(cls._routes_)
         for name, member in vars(cls).items():
             event_types = getattr(member, "__eventweave_routes__", None)
@@ -250,11 +289,17 @@ class BaseHandler(Generic[M, C]):
             params = [p for p in hints if p != "return"]
             if not params:
                 raise TypeError(f"{cls.__name__}.{name}: annotate its first parameter with the event's model")
-            validator = _validator(hints[params[0]])
+            validator = payload_validator(hints[params[0]])
             for event_type in event_types:
                 routes[event_type] = (name, validator)
         cls._routes_ = routes
         idem = cls.__dict__.get("idempotency")
+        if idem is not None and idem.fields() and cls._validator_.kind in ("text", "bytes"):
+            raise ConfigurationError(
+                f"{cls.__name__}.idempotency names fields {list(idem.fields())}, but its payload is raw "
+                f"{cls._validator_.type_.__name__} with no fields; leave key unset (the record's message id is "
+                "the key) or pass a function of (payload, ctx)"
+            )
         if idem is not None:
             model = cls._validator_.type_
             model_fields = getattr(model, "model_fields", None)
@@ -383,6 +428,8 @@ class BaseHandler(Generic[M, C]):
                 )
         try:
             value = validator.from_json(payload) if is_text else validator.from_python(payload)
+        except UndecodablePayload as error:
+            raise Poison("undecodable-payload", error, ctx) from None
         except ValidationError as error:
             raise Poison("validation-error", error, ctx) from None
         except ValueError as error:  # json.loads on a non-JSON payload
@@ -463,14 +510,14 @@ class BaseHandler(Generic[M, C]):
                 _internal_log.warning(
                     "idempotency pre-check on %s failed; locking record by record", store.table, exc_info=True
                 )
-        previous = _local.record
+        previous = _slot.record
         try:
             for i, raw in enumerate(records):
                 item = items[i] if items is not None else self._decode_or_poison(raw, lambda_context)
                 if self._process(batch, i, raw, item):
                     break
         finally:
-            _local.record = previous
+            _slot.record = previous
         self._flush_deferred(batch)
         return batch.failures, batch.counts, batch.result
 
@@ -519,7 +566,7 @@ class BaseHandler(Generic[M, C]):
                 return self._failed(batch, ctx.record_id, group)
 
         # Stays set while a failure is logged, so those lines carry the correlation id too.
-        _local.record = ctx
+        _slot.record = ctx
         try:
             result = getattr(self, method)(value, ctx)
         except Exception as error:

@@ -1,32 +1,24 @@
 """What a handler knows about the record it is processing: ids, trace metadata, attributes, remaining time.
 
-Trace metadata travels with every message eventweave publishes (see :mod:`eventweave.handlers.publish`):
-
-* SNS and SQS: message attributes ``eventweave-correlation-id``, ``eventweave-causation-id``, ``eventweave-hops``;
-* EventBridge ``detail``, Kinesis and DynamoDB payloads, async-invoke payloads: a ``__context`` object
-  ``{"correlationId": ..., "causationId": ..., "hops": n}``.
-
-A record without metadata starts a new chain: its correlation id is its own message id and its hop count is 0.
+Trace metadata travels with every message eventweave publishes (its wire form: :mod:`eventweave.wire.trace`). A
+record without metadata starts a new chain: its correlation id is its own message id and its hop count is 0.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Self
 
+from eventweave.wire.attributes import read_attributes
+
 __all__ = [
-    "ATTR_CAUSATION",
-    "ATTR_CORRELATION",
-    "ATTR_HOPS",
-    "CONTEXT_KEY",
     "RecordContext",
     "current_record",
+    "handling",
+    "record_slot",
 ]
-
-ATTR_CORRELATION = "eventweave-correlation-id"
-ATTR_CAUSATION = "eventweave-causation-id"
-ATTR_HOPS = "eventweave-hops"
-CONTEXT_KEY = "__context"
 
 
 class _Local(threading.local):
@@ -41,6 +33,29 @@ _local = _Local()
 def current_record() -> RecordContext | None:
     """The record being handled on this thread, or ``None`` outside a handler (publishers and the logger read it)."""
     return _local.record
+
+
+def record_slot() -> Any:
+    """This thread's current-record slot (``.record``), for an engine that sets it per record in a tight loop,
+    where a context manager per record would cost more than the record's own bookkeeping."""
+    return _local
+
+
+@contextlib.contextmanager
+def handling(ctx: RecordContext | None) -> Iterator[RecordContext | None]:
+    """Make ``ctx`` the current record for the block, so what it publishes carries its trace; restores the previous.
+
+    Example::
+
+        with handling(ctx):
+            send_sqs(queue_url, {"order_id": "o-1"})   # correlation id and hops continue ctx's chain
+    """
+    previous = _local.record
+    _local.record = ctx
+    try:
+        yield ctx
+    finally:
+        _local.record = previous
 
 
 class RecordContext:
@@ -62,6 +77,7 @@ class RecordContext:
 
     __slots__ = (
         "_attributes",
+        "_binary_attributes",
         "_correlation_id",
         "_message_id",
         "causation_id",
@@ -100,6 +116,7 @@ class RecordContext:
         self.event_type = event_type
         self.raw_attributes = raw_attributes or None
         self._attributes: dict[str, str] | None = None
+        self._binary_attributes: dict[str, bytes] | None = None
 
     @classmethod
     def _fast(cls, record: dict[str, Any], record_id: str, lambda_context: Any) -> Self:
@@ -109,7 +126,7 @@ class RecordContext:
         ctx.record_id = record_id
         ctx.lambda_context = lambda_context
         ctx._message_id = ctx._correlation_id = ctx.causation_id = ctx.event_type = ctx.raw_attributes = None
-        ctx._attributes = None
+        ctx._attributes = ctx._binary_attributes = None
         ctx.hops = 0
         ctx.source = cls.default_source
         return ctx
@@ -132,10 +149,22 @@ class RecordContext:
 
     @property
     def attributes(self) -> dict[str, str]:
-        """Message attributes as plain strings (SQS ``stringValue`` or SNS ``Value``); binary ones are skipped."""
+        """The message's String, Number and String.Array attributes as the text AWS sends; Binary ones are in
+        :attr:`binary_attributes`.
+
+        For an SNS notification delivered through SQS these are the attributes the publisher set on the SNS message,
+        over the SQS message's own where both name one (the queue's own stay in ``queue_attributes``).
+        """
         if self._attributes is None:
-            self._attributes = _flatten_attributes(self.raw_attributes)
+            self._attributes, self._binary_attributes = read_attributes(self.raw_attributes)
         return self._attributes
+
+    @property
+    def binary_attributes(self) -> Mapping[str, bytes]:
+        """The message's Binary attributes, decoded (SQS ``binaryValue``, SNS ``Value`` of type ``Binary``)."""
+        if self._binary_attributes is None:
+            self._attributes, self._binary_attributes = read_attributes(self.raw_attributes)
+        return self._binary_attributes
 
     def remaining_time_ms(self) -> int:
         """Milliseconds left in this invocation (a large number when there is no Lambda context, as in unit tests)."""
@@ -155,10 +184,27 @@ _new = object.__new__
 
 
 class SqsRecordContext(RecordContext):
-    """Context of an SQS record; adds FIFO group and receive count."""
+    """Context of an SQS record; adds FIFO group, receive count and the SQS message's own attributes.
+
+    Example::
+
+        def handle(self, line: str, ctx: SqsRecordContext) -> None:
+            if ctx.receive_count > 3:
+                log.warning("slow line", extra={"group": ctx.group_id, "tenant": ctx.attributes.get("tenant")})
+    """
 
     __slots__ = ()
     default_source = "aws:sqs"
+
+    @property
+    def queue_attributes(self) -> dict[str, str]:
+        """The SQS message's own text attributes (differs from :attr:`attributes` only behind an SNS envelope)."""
+        return read_attributes(self.record.get("messageAttributes"))[0]
+
+    @property
+    def queue_binary_attributes(self) -> dict[str, bytes]:
+        """The SQS message's own Binary attributes, decoded."""
+        return read_attributes(self.record.get("messageAttributes"))[1]
 
     @property
     def group_id(self) -> str | None:
@@ -172,67 +218,3 @@ class SqsRecordContext(RecordContext):
             return int(attrs.get("ApproximateReceiveCount", 1)) if isinstance(attrs, dict) else 1
         except (TypeError, ValueError):
             return 1
-
-
-def _flatten_attributes(raw: dict[str, Any] | None) -> dict[str, str]:
-    if not raw or not isinstance(raw, dict):
-        return {}
-    out: dict[str, str] = {}
-    for name, value in raw.items():
-        if not isinstance(value, dict):
-            continue
-        text = value.get("stringValue", value.get("StringValue", value.get("Value")))
-        if isinstance(text, str):
-            out[name] = text
-    return out
-
-
-def attribute_value(raw: dict[str, Any], name: str) -> str | None:
-    """One attribute's string value from SQS (``stringValue``) or SNS (``Value``) attribute maps."""
-    value = raw.get(name)
-    if not isinstance(value, dict):
-        return None
-    text = value.get("stringValue", value.get("StringValue", value.get("Value")))
-    return text if isinstance(text, str) else None
-
-
-def trace_from_attributes(raw: dict[str, Any] | None) -> tuple[str | None, str | None, int]:
-    """``(correlation id, causation id, hops)`` from a message-attribute map.
-
-    Hops are 0 when no counter is present, and maximal (so the recursion guard trips) when a counter is present but
-    unreadable or negative: a corrupt counter must never reset a loop to zero.
-    """
-    if not raw or (ATTR_HOPS not in raw and ATTR_CORRELATION not in raw):
-        return None, None, 0
-    hops_text = attribute_value(raw, ATTR_HOPS)
-    if hops_text is None:
-        # A counter that is present but not a string attribute is as corrupt as an unparsable one.
-        hops = 1 << 30 if ATTR_HOPS in raw else 0
-    else:
-        try:
-            hops = int(hops_text)
-        except ValueError:
-            # A corrupt counter must not reset a loop to zero: treat it as maximal so the guard trips.
-            hops = 1 << 30
-    if hops < 0:
-        hops = 1 << 30
-    return attribute_value(raw, ATTR_CORRELATION), attribute_value(raw, ATTR_CAUSATION), hops
-
-
-def trace_from_payload(payload: dict[str, Any]) -> tuple[str | None, str | None, int] | None:
-    """Pop ``__context`` from a JSON payload; ``None`` when the payload carries none."""
-    meta = payload.pop(CONTEXT_KEY, None)
-    if meta is None:
-        return None
-    if not isinstance(meta, dict):
-        return None, None, 1 << 30
-    raw_hops = meta.get("hops", 0)
-    try:
-        # DynamoDB images deserialize numbers as Decimal, JSON as int: int() takes both.
-        hops = 1 << 30 if isinstance(raw_hops, bool) else int(raw_hops)
-    except (TypeError, ValueError, ArithmeticError):
-        hops = 1 << 30
-    if hops < 0:
-        hops = 1 << 30
-    corr, cause = meta.get("correlationId"), meta.get("causationId")
-    return (corr if isinstance(corr, str) else None, cause if isinstance(cause, str) else None, hops)

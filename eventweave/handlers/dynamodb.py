@@ -5,26 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+from eventweave.wire.dynamodb import DynamoDBJsonError, deserialize_image
+from eventweave.wire.trace import CONTEXT_KEY, trace_from_payload
+
 from .base import IGNORED, BaseHandler, Poison
-from .context import RecordContext, trace_from_payload
+from .context import RecordContext
 from .errors import PermanentError
 
 __all__ = ["Change", "DynamoDBRecordContext", "DynamoDBStreamHandler"]
 
 M = TypeVar("M")
 EventName = Literal["INSERT", "MODIFY", "REMOVE"]
-
-_deserializer: Any = None
-
-
-def _deserialize(image: dict[str, Any]) -> dict[str, Any]:
-    global _deserializer  # noqa: PLW0603 - one deserializer per process, built on first use
-    if _deserializer is None:
-        # Powertools ships boto3's TypeDeserializer without importing boto3 (~190 ms saved on a cold start).
-        from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
-
-        _deserializer = TypeDeserializer()
-    return {name: _deserializer.deserialize(value) for name, value in image.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +61,8 @@ def _missing_image(handled: bool, event: str, image: str) -> Any:
 
 
 class DynamoDBStreamHandler(BaseHandler[Change[M], DynamoDBRecordContext]):
-    """Handler for a DynamoDB stream. Images are deserialized and validated against the model.
+    """Handler for a DynamoDB stream. Images are deserialized (``B`` as ``bytes``, ``BS`` as ``set[bytes]``, numbers
+    as ``Decimal``) and validated against the model.
 
     Override ``on_insert(new, ctx)``, ``on_modify(new, old, ctx)`` and/or ``on_remove(old, ctx)``; events without a
     method are counted as ignored. Or override ``handle(change, ctx)`` to see every :class:`Change`. Order and
@@ -149,14 +141,14 @@ class DynamoDBStreamHandler(BaseHandler[Change[M], DynamoDBRecordContext]):
                 ctx,
             )
         try:
-            keys = _deserialize(body.get("Keys") or {})
+            keys = deserialize_image(body.get("Keys") or {}, "Keys")
             new_raw = body.get("NewImage")
             old_raw = body.get("OldImage")
-            new_image = _deserialize(new_raw) if isinstance(new_raw, dict) else None
-            old_image = _deserialize(old_raw) if isinstance(old_raw, dict) else None
-        except Exception as error:
+            new_image = deserialize_image(new_raw, "NewImage") if new_raw is not None else None
+            old_image = deserialize_image(old_raw, "OldImage") if old_raw is not None else None
+        except DynamoDBJsonError as error:
             raise Poison(
-                "malformed-record", ValueError(f"images of {seq} are not DynamoDB JSON: {error}"), ctx
+                "malformed-record", DynamoDBJsonError(f"record {seq} is not DynamoDB JSON: {error}"), ctx
             ) from None
         if new_image is not None:
             trace = trace_from_payload(new_image)
@@ -164,7 +156,7 @@ class DynamoDBStreamHandler(BaseHandler[Change[M], DynamoDBRecordContext]):
                 ctx.correlation_id = trace[0] or ctx.message_id
                 ctx.causation_id, ctx.hops = trace[1], trace[2]
         if old_image is not None:
-            old_image.pop("__context", None)
+            old_image.pop(CONTEXT_KEY, None)
         self._guard(ctx)
         validate = self._validator_.from_python
         from pydantic import ValidationError

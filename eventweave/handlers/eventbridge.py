@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
+from eventweave.wire.envelopes import unwrap_eventbridge
+
 from .base import BaseHandler
 from .context import RecordContext
-from .envelopes import unwrap_eventbridge
 
 __all__ = ["EventBridgeHandler", "EventBridgeRecordContext"]
 

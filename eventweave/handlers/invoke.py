@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
+from eventweave.wire.trace import CONTEXT_KEY, trace_from_payload
+
 from .base import BaseHandler
-from .context import CONTEXT_KEY, RecordContext, trace_from_payload
+from .context import RecordContext
 
 __all__ = ["InvokeHandler"]
 

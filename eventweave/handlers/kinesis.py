@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any, ClassVar, TypeVar
 
+from eventweave.wire.envelopes import unwrap_eventbridge
+from eventweave.wire.eventbridge import is_event
+from eventweave.wire.kinesis import KinesisDataError, decode_data
+from eventweave.wire.trace import CONTEXT_KEY, trace_from_payload
+
 from .base import BaseHandler, Poison
-from .context import CONTEXT_KEY, RecordContext, trace_from_payload
-from .envelopes import unwrap_eventbridge
+from .context import RecordContext
 
 __all__ = ["KinesisHandler", "KinesisRecordContext"]
 
@@ -51,6 +53,9 @@ class KinesisHandler(BaseHandler[M, KinesisRecordContext]):
     that is redone anyway). Poison records before that point go to the DLQ and count as handled. Payloads carrying
     eventweave's ``__context`` are traced; an EventBridge event put by a rule target is unwrapped to its ``detail``.
 
+    Declared with ``bytes`` the handler gets the decoded data as it was put (protobuf, Avro...), with ``str`` that
+    data as UTF-8 text, with :class:`eventweave.wire.logs.LogsData` a CloudWatch Logs subscription's log events.
+
     Example::
 
         class Track(KinesisHandler[ClickEvent]):
@@ -85,17 +90,23 @@ class KinesisHandler(BaseHandler[M, KinesisRecordContext]):
         if not isinstance(seq, str) or not seq:
             raise TypeError("the record has no kinesis.sequenceNumber")
         ctx = KinesisRecordContext(raw, seq, seq, "aws:kinesis", lambda_context)
+        if not isinstance(kinesis.get("data"), str):
+            raise Poison("malformed-record", TypeError(f"record {seq} has no kinesis.data text"), ctx)
         try:
-            data = base64.b64decode(kinesis["data"], validate=True)
-        except (binascii.Error, TypeError, ValueError) as error:
-            raise Poison("malformed-record", ValueError(f"kinesis.data of {seq} is not base64: {error}"), ctx) from None
+            data = decode_data(raw)
+        except KinesisDataError as error:
+            raise Poison("undecodable-payload", KinesisDataError(f"record {seq}: {error}"), ctx) from None
+        if self._validator_.kind != "json":
+            # Raw payloads (text, bytes, compressed documents) are the producer's bytes as they are: no envelope or
+            # trace is read from them; the recursion guard still applies to what the record carries.
+            return self._validate(ctx, data, True)  # type: ignore[return-value]
         if _CONTEXT_BYTES in data or b'"detail-type"' in data:
             try:
                 payload = json.loads(data)
             except ValueError as error:
                 raise Poison("validation-error", error, ctx) from None
             if isinstance(payload, dict):
-                if "detail-type" in payload and "detail" in payload and "source" in payload and "id" in payload:
+                if is_event(payload):
                     unwrapped = unwrap_eventbridge(payload)
                     ctx.event_type = unwrapped.event_type
                     ctx.message_id = unwrapped.message_id or seq

@@ -1,7 +1,7 @@
 """Send poison records to the dead-letter destination named by ``EVENTWEAVE_DLQ``.
 
 The message body is a self-describing JSON document (read it back with
-:class:`eventweave.handlers.destinations.PoisonRecord`)::
+:class:`eventweave.wire.poison.PoisonRecord`)::
 
     {"kind": "eventweave.poison", "version": "1.0", "reason": "validation-error",
      "errorType": "ValidationError", "errorMessage": "...", "recordId": "...", "messageId": "...",
@@ -17,30 +17,21 @@ destination takes over.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventweave.wire.poison import ATTR_ERROR_TYPE, ATTR_REASON, REASONS, poison_document
+from eventweave.wire.trace import ATTR_CAUSATION, ATTR_CORRELATION, ATTR_HOPS
+
 from .clients import client
-from .context import ATTR_CAUSATION, ATTR_CORRELATION, ATTR_HOPS
 from .errors import ConfigurationError
 
-__all__ = ["REASONS", "DeadLetter", "PoisonEntry", "poison_document"]
+__all__ = ["REASONS", "DeadLetter", "PoisonEntry", "poison_body"]
 
 log = logging.getLogger("eventweave.poison")
 
-REASONS = (
-    "validation-error",
-    "permanent-error",
-    "recursion-limit",
-    "malformed-record",
-    "malformed-event",
-    "unhandled-event-type",
-)
 MAX_MESSAGE_BYTES = 262_144  # SQS and SNS default maximum message size
-MAX_ERROR_MESSAGE = 4_096
 
 
 @dataclass(slots=True)
@@ -60,35 +51,20 @@ class PoisonEntry:
     body: str = field(default="", init=False)
 
 
-def _now_iso() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
-
-
-def poison_document(entry: PoisonEntry, function_name: str) -> str:
-    """The JSON body sent for ``entry``."""
-    message = str(entry.error)
-    if len(message) > MAX_ERROR_MESSAGE:
-        message = message[:MAX_ERROR_MESSAGE] + "...(truncated)"
-    return json.dumps(
-        {
-            "kind": "eventweave.poison",
-            "version": "1.0",
-            "reason": entry.reason,
-            "errorType": type(entry.error).__name__,
-            "errorMessage": message,
-            "recordId": entry.record_id,
-            "messageId": entry.message_id,
-            "eventSource": entry.event_source,
-            "eventSourceARN": entry.event_source_arn,
-            "functionName": function_name,
-            "correlationId": entry.correlation_id,
-            "hops": entry.hops,
-            "timestamp": _now_iso(),
-            "record": entry.record,
-        },
-        default=str,
-        separators=(",", ":"),
+def poison_body(entry: PoisonEntry, function_name: str) -> str:
+    """The JSON body sent for ``entry`` (the wire shape is :func:`eventweave.wire.poison.poison_document`)."""
+    return poison_document(
+        reason=entry.reason,
+        error_type=type(entry.error).__name__,
+        error_message=str(entry.error),
+        record=entry.record,
+        record_id=entry.record_id,
+        event_source=entry.event_source,
+        function_name=function_name,
+        message_id=entry.message_id,
+        event_source_arn=entry.event_source_arn,
+        correlation_id=entry.correlation_id,
+        hops=entry.hops,
     )
 
 
@@ -152,7 +128,7 @@ class DeadLetter:
             return delivered
         sendable: list[int] = []
         for index, entry in enumerate(entries):
-            entry.body = poison_document(entry, self.function_name)
+            entry.body = poison_body(entry, self.function_name)
             if len(entry.body.encode()) > MAX_MESSAGE_BYTES - 2048:  # attributes count towards the limit
                 log.error(
                     "poison record %s from %s is %d bytes with its description, over the %d-byte message limit of %s; "
@@ -177,8 +153,8 @@ class DeadLetter:
     def _attributes(self, entry: PoisonEntry, sqs: bool) -> dict[str, Any]:
         key = "StringValue"
         attrs = {
-            "eventweave-reason": {"DataType": "String", key: entry.reason},
-            "eventweave-error-type": {"DataType": "String", key: type(entry.error).__name__},
+            ATTR_REASON: {"DataType": "String", key: entry.reason},
+            ATTR_ERROR_TYPE: {"DataType": "String", key: type(entry.error).__name__},
         }
         if entry.correlation_id:
             attrs[ATTR_CORRELATION] = {"DataType": "String", key: entry.correlation_id}

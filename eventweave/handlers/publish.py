@@ -27,8 +27,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from eventweave.wire.attributes import api_attribute
+from eventweave.wire.trace import ATTR_CAUSATION, ATTR_CORRELATION, ATTR_HOPS, CONTEXT_KEY
+
 from .clients import client
-from .context import ATTR_CAUSATION, ATTR_CORRELATION, ATTR_HOPS, CONTEXT_KEY, current_record
+from .context import current_record
 
 __all__ = [
     "PublishError",
@@ -44,7 +47,7 @@ __all__ = [
     "trace_attributes",
 ]
 
-AttributeValues = Mapping[str, str | int | float]
+AttributeValues = Mapping[str, str | int | float | bytes]
 
 
 class PublishError(RuntimeError):
@@ -59,19 +62,14 @@ def outgoing_trace() -> tuple[str, str | None, int]:
     return ctx.correlation_id, ctx.message_id, ctx.hops + 1
 
 
-def trace_attributes(extra: AttributeValues | None = None) -> dict[str, dict[str, str]]:
-    """SNS/SQS message attributes (``{"DataType", "StringValue"}``) with the trace plus ``extra``."""
+def trace_attributes(extra: AttributeValues | None = None) -> dict[str, dict[str, Any]]:
+    """SNS/SQS message attributes (API form) with the trace plus ``extra`` (``bytes`` values become Binary)."""
     correlation, causation, hops = outgoing_trace()
-    attrs: dict[str, dict[str, str]] = {}
-    for name, value in (extra or {}).items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            attrs[name] = {"DataType": "String", "StringValue": str(value)}
-        else:
-            attrs[name] = {"DataType": "Number", "StringValue": str(value)}
-    attrs[ATTR_CORRELATION] = {"DataType": "String", "StringValue": correlation}
+    attrs: dict[str, dict[str, Any]] = {name: api_attribute(value) for name, value in (extra or {}).items()}
+    attrs[ATTR_CORRELATION] = api_attribute(correlation)
     if causation:
-        attrs[ATTR_CAUSATION] = {"DataType": "String", "StringValue": causation}
-    attrs[ATTR_HOPS] = {"DataType": "Number", "StringValue": str(hops)}
+        attrs[ATTR_CAUSATION] = api_attribute(causation)
+    attrs[ATTR_HOPS] = api_attribute(hops)
     if len(attrs) > 10:
         raise PublishError(f"{len(attrs)} message attributes; SNS and SQS allow 10 and eventweave uses 3 for tracing")
     return attrs
@@ -159,7 +157,10 @@ def send_sqs_batch(
     were sent). FIFO queues need ``group_id`` and, unless content-based deduplication is on, ``deduplication_ids``.
     """
     attrs = trace_attributes(attributes)
-    attrs_size = sum(len(name) + len(v["DataType"]) + len(v["StringValue"]) for name, v in attrs.items())
+    attrs_size = sum(
+        len(name) + len(v["DataType"]) + len(v.get("StringValue") or v.get("BinaryValue") or "")
+        for name, v in attrs.items()
+    )
     bodies = [_text(m) for m in messages]
     if deduplication_ids is not None and len(deduplication_ids) != len(bodies):
         raise ValueError(f"{len(deduplication_ids)} deduplication ids for {len(bodies)} messages")

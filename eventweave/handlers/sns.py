@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
+from eventweave.wire.envelopes import unwrap_text
+from eventweave.wire.trace import trace_from_attributes
+
 from .base import BaseHandler
-from .context import RecordContext, trace_from_attributes
-from .envelopes import unwrap_text
+from .context import RecordContext
 
 __all__ = ["SnsHandler", "SnsRecordContext"]
 

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
+from eventweave.wire.envelopes import unwrap_text
+from eventweave.wire.payloads import UndecodablePayload
+from eventweave.wire.trace import ATTR_CORRELATION, ATTR_HOPS, trace_from_attributes
+
 from .base import IGNORED, BaseHandler, Mode, Poison, _Batch
-from .context import ATTR_CORRELATION, ATTR_HOPS, SqsRecordContext, _local, _new, trace_from_attributes
-from .envelopes import unwrap_text
+from .context import SqsRecordContext, record_slot
 from .observability import BatchCounts
 
 __all__ = ["SqsFifoHandler", "SqsHandler", "SqsRecordContext"]
 
 M = TypeVar("M")
+_SLOT = record_slot()
 
 
 class SqsHandler(BaseHandler[M, SqsRecordContext]):
     """Handler for an SQS event source mapping with ``ReportBatchItemFailures`` on.
 
     Bodies are unwrapped automatically: a producer's JSON, an SNS notification (raw delivery or the JSON envelope),
-    an EventBridge event, or SNS carrying an EventBridge event all reach ``handle`` as the same model. Returns
-    ``{"batchItemFailures": [...]}`` naming only the records that must be retried; poison goes to the DLQ.
+    an EventBridge event, or SNS carrying an EventBridge event all reach ``handle`` as the same model. Declared with
+    ``str`` the handler gets the body (or the SNS ``Message``) as text, unparsed; with ``bytes``, as UTF-8 bytes.
+    Returns ``{"batchItemFailures": [...]}`` naming only the records that must be retried; poison goes to the DLQ.
 
     On a FIFO queue (detected from the batch, or declared with :class:`SqsFifoHandler`) the first failure in a message
     group fails the rest of that group in the batch unprocessed, so order within the group is kept.
@@ -69,10 +74,10 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
         batch: _Batch | None = None
         handle = self.handle
         validate = self._validator_.from_json
-        new = _new
+        new = object.__new__
         context_type = SqsRecordContext
         source = SqsRecordContext.default_source
-        local = _local
+        local = _SLOT
         previous = local.record
         processed = ignored = 0
         try:
@@ -100,11 +105,15 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
                 ctx.lambda_context = lambda_context
                 ctx._message_id = ctx._correlation_id = ctx.causation_id = ctx.event_type = None
                 ctx.raw_attributes = attrs or None
-                ctx._attributes = None
+                ctx._attributes = ctx._binary_attributes = None
                 ctx.hops = 0
                 ctx.source = source
                 try:
                     value = validate(body)
+                except UndecodablePayload as error:
+                    batch = batch or _Batch("independent")
+                    self._process(batch, i, raw, Poison("undecodable-payload", error, ctx))
+                    continue
                 except ValueError as error:  # pydantic's ValidationError is a ValueError
                     batch = batch or _Batch("independent")
                     self._process(batch, i, raw, Poison("validation-error", error, ctx))
@@ -159,6 +168,9 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
         if trace is None and attrs:
             trace = trace_from_attributes(attrs)
         corr, cause, hops = trace if trace is not None else (None, None, 0)
+        seen = unwrapped.attributes
+        if seen and isinstance(attrs, dict) and attrs:
+            seen = {**attrs, **seen}  # the publisher's SNS attributes win over the SQS message's own
         ctx = SqsRecordContext(
             raw,
             record_id,
@@ -169,7 +181,7 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
             cause,
             hops,
             unwrapped.event_type,
-            unwrapped.attributes or attrs,
+            seen or attrs,
         )
         payload = unwrapped.payload
         return self._validate(ctx, payload, isinstance(payload, str))  # type: ignore[return-value]

@@ -1,7 +1,8 @@
 """Lambda events for handler unit tests, in the shapes AWS documents for each source, and a Lambda context.
 
-Every factory returns plain dicts exactly as Lambda delivers them, so a handler test exercises the real parsing
-paths (envelopes, attributes, base64, DynamoDB JSON) without AWS or the local cloud.
+Every factory returns plain dicts exactly as Lambda delivers them, built by :mod:`eventweave.wire` (the codecs the
+local cloud delivers with and the handlers read with), so a handler test exercises the real parsing paths
+(envelopes, text and binary attributes, base64, DynamoDB JSON with binaries, gzip log data) without AWS.
 
 Example::
 
@@ -9,27 +10,44 @@ Example::
 
     response = handler(sqs_event(sqs_record({"order_id": "o-1", "amount": 5})), FakeLambdaContext())
     assert response == {"batchItemFailures": []}
+
+    sqs_record("plain text, not JSON", attributes={"thumbnail": b"\\x89PNG", "tenant": "acme"})
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
+
+from eventweave.wire import attributes as _attributes
+from eventweave.wire import destinations as _destinations
+from eventweave.wire import dynamodb as _dynamodb
+from eventweave.wire import eventbridge as _eventbridge
+from eventweave.wire import kinesis as _kinesis
+from eventweave.wire import logs as _logs
+from eventweave.wire import s3 as _s3
+from eventweave.wire import sns as _sns
+from eventweave.wire import sqs as _sqs
+from eventweave.wire.sqs import sqs_record_from_message
+from eventweave.wire.trace import ATTR_CAUSATION, ATTR_CORRELATION, ATTR_HOPS
 
 __all__ = [
     "ACCOUNT",
     "REGION",
     "FakeLambdaContext",
     "async_destination_record",
+    "awslogs_event",
     "ddb_event",
+    "ddb_image",
     "ddb_record",
     "eventbridge_event",
     "kinesis_event",
     "kinesis_record",
+    "logs_data",
+    "s3_event",
     "sns_attribute",
     "sns_envelope",
     "sns_event",
@@ -44,28 +62,49 @@ __all__ = [
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
-
-def _json(payload: Any) -> str:
-    return payload if isinstance(payload, str) else json.dumps(payload)
-
-
-def sqs_attribute(value: str | int, data_type: str | None = None) -> dict[str, Any]:
-    """An SQS message attribute as Lambda delivers it (``stringValue``/``dataType``)."""
-    kind = data_type or ("Number" if isinstance(value, int) else "String")
-    return {"stringValue": str(value), "stringListValues": [], "binaryListValues": [], "dataType": kind}
+AttributeInput = Mapping[str, Any]
+"""Attributes for a factory: plain values (``str``, ``int``, ``float``; ``bytes`` become Binary) or entries already
+in the wire form (``sqs_attribute(...)``, ``sns_attribute(...)``)."""
 
 
-def sns_attribute(value: str | int, data_type: str | None = None) -> dict[str, str]:
-    """An SNS message attribute as in a notification (``Type``/``Value``)."""
-    kind = data_type or ("Number" if isinstance(value, int) else "String")
-    return {"Type": kind, "Value": str(value)}
+def _text(payload: Any) -> str:
+    """A payload as message text: text unchanged, bytes as UTF-8, anything else as JSON."""
+    if isinstance(payload, str):
+        return payload
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload).decode("utf-8")
+    return json.dumps(payload)
+
+
+def _data(payload: Any) -> bytes:
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    return _text(payload).encode()
+
+
+def sqs_attribute(value: str | int | float | bytes, data_type: str | None = None) -> dict[str, Any]:
+    """An SQS message attribute as Lambda delivers it (``stringValue`` or base64 ``binaryValue``, ``dataType``)."""
+    return _attributes.lambda_sqs_attribute(value, data_type)
+
+
+def sns_attribute(value: str | int | float | bytes, data_type: str | None = None) -> dict[str, str]:
+    """An SNS message attribute as in a notification (``Type``/``Value``; Binary values base64)."""
+    return _attributes.sns_attribute(value, data_type)
+
+
+def _split(values: AttributeInput | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    plain: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    for name, value in (values or {}).items():
+        (raw if isinstance(value, Mapping) else plain)[name] = value
+    return plain, raw
 
 
 def trace_sqs_attributes(correlation: str, hops: int, causation: str | None = None) -> dict[str, Any]:
     """eventweave's trace metadata as SQS message attributes (what its publishers attach)."""
-    attrs = {"eventweave-correlation-id": sqs_attribute(correlation), "eventweave-hops": sqs_attribute(hops)}
+    attrs = {ATTR_CORRELATION: sqs_attribute(correlation), ATTR_HOPS: sqs_attribute(hops)}
     if causation:
-        attrs["eventweave-causation-id"] = sqs_attribute(causation)
+        attrs[ATTR_CAUSATION] = sqs_attribute(causation)
     return attrs
 
 
@@ -74,81 +113,45 @@ def sqs_record(
     *,
     message_id: str | None = None,
     queue: str = "orders",
-    attributes: dict[str, Any] | None = None,
+    attributes: AttributeInput | None = None,
     group_id: str | None = None,
     receive_count: int = 1,
 ) -> dict[str, Any]:
-    """One SQS record (standard, or FIFO when ``group_id`` is given; the queue then ends in ``.fifo``)."""
-    now = str(int(time.time() * 1000))
-    sys_attrs: dict[str, str] = {
-        "ApproximateReceiveCount": str(receive_count),
-        "SentTimestamp": now,
-        "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-        "ApproximateFirstReceiveTimestamp": now,
-    }
-    if group_id is not None:
-        queue = queue if queue.endswith(".fifo") else f"{queue}.fifo"
-        sys_attrs.update(
-            SequenceNumber=str(uuid.uuid4().int)[:20], MessageGroupId=group_id, MessageDeduplicationId=str(uuid.uuid4())
-        )
-    text = _json(body)
-    return {
-        "messageId": message_id or str(uuid.uuid4()),
-        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a" + uuid.uuid4().hex,
-        "body": text,
-        "attributes": sys_attrs,
-        "messageAttributes": attributes or {},
-        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
-        "awsRegion": REGION,
-    }
-
-
-_LAMBDA_SQS_ATTRIBUTES = (
-    "ApproximateReceiveCount",
-    "SentTimestamp",
-    "SenderId",
-    "ApproximateFirstReceiveTimestamp",
-    "SequenceNumber",
-    "MessageGroupId",
-    "MessageDeduplicationId",
-    "AWSTraceHeader",
-)
-
-
-def sqs_record_from_message(message: dict[str, Any], source_arn: str, region: str = REGION) -> dict[str, Any]:
-    """A ``ReceiveMessage`` result (all attributes requested) in the shape Lambda's SQS event source mapping delivers.
-
-    The local cloud's SQS poller builds its events with this; tests that deliver by hand can too.
-    """
-    system = message.get("Attributes", {})
-    attributes: dict[str, dict[str, Any]] = {}
-    for name, value in message.get("MessageAttributes", {}).items():
-        entry: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-        if "StringValue" in value:
-            entry["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            raw = value["BinaryValue"]
-            entry["binaryValue"] = base64.b64encode(raw if isinstance(raw, bytes) else raw.encode()).decode()
-        attributes[name] = entry
-    body = message.get("Body", "")
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": body,
-        "attributes": {name: system[name] for name in _LAMBDA_SQS_ATTRIBUTES if name in system},
-        "messageAttributes": attributes,
-        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's digest
-        "eventSource": "aws:sqs",
-        "eventSourceARN": source_arn,
-        "awsRegion": region,
-    }
+    """One SQS record: ``body`` text as it is (``str``), or JSON of anything else; FIFO when ``group_id`` is given
+    (the queue then ends in ``.fifo``)."""
+    if group_id is not None and not queue.endswith(".fifo"):
+        queue = f"{queue}.fifo"
+    plain, raw = _split(attributes)
+    return _sqs.sqs_record(
+        _text(body),
+        queue_arn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
+        message_id=message_id,
+        attributes=plain,
+        raw_attributes=raw,
+        group_id=group_id,
+        deduplication_id=str(uuid.uuid4()) if group_id is not None else None,
+        receive_count=receive_count,
+    )
 
 
 def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
     """The event of one invocation: ``{"Records": [...]}``."""
-    return {"Records": list(records)}
+    return _sqs.records_event(list(records))
+
+
+def _notification(
+    message: Any, message_id: str | None, topic: str, attributes: AttributeInput | None, subject: str | None
+) -> dict[str, Any]:
+    plain, raw = _split(attributes)
+    return _sns.notification(
+        _text(message),
+        topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic}",
+        message_id=message_id,
+        subject=subject,
+        attributes=plain,
+        raw_attributes=raw,
+        timestamp="2026-11-23T12:00:00.000Z",
+    )
 
 
 def sns_envelope(
@@ -156,29 +159,11 @@ def sns_envelope(
     *,
     message_id: str | None = None,
     topic: str = "orders",
-    attributes: dict[str, dict[str, str]] | None = None,
+    attributes: AttributeInput | None = None,
     subject: str | None = None,
 ) -> str:
     """The JSON body SNS puts on an SQS queue when raw delivery is off (``…URL`` casing)."""
-    doc: dict[str, Any] = {
-        "Type": "Notification",
-        "MessageId": message_id or str(uuid.uuid4()),
-        "TopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic}",
-        "Message": _json(message),
-        "Timestamp": "2026-11-23T12:00:00.000Z",
-        "SignatureVersion": "1",
-        "Signature": (
-            "EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7"
-            "fUQvi2egU3N858fiTDN6bkkOxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q="
-        ),
-        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem",
-        "UnsubscribeURL": f"https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:{REGION}:{ACCOUNT}:{topic}:1",
-    }
-    if subject is not None:
-        doc["Subject"] = subject
-    if attributes:
-        doc["MessageAttributes"] = attributes
-    return json.dumps(doc, indent=2)  # SNS pretty-prints its envelope
+    return _sns.notification_json(_notification(message, message_id, topic, attributes, subject))
 
 
 def sns_event(
@@ -186,33 +171,13 @@ def sns_event(
     *,
     message_id: str | None = None,
     topic: str = "orders",
-    attributes: dict[str, dict[str, str]] | None = None,
+    attributes: AttributeInput | None = None,
     subject: str | None = None,
 ) -> dict[str, Any]:
     """SNS -> Lambda event (one record, ``…Url`` casing, ``Subject`` null when absent)."""
-    topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic}"
-    return {
-        "Records": [
-            {
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": f"{topic_arn}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
-                "EventSource": "aws:sns",
-                "Sns": {
-                    "SignatureVersion": "1",
-                    "Timestamp": "2026-11-23T12:00:00.000Z",
-                    "Signature": "tcc6faL2yUC6dgZdmrwh1Y4cGa/ebXEkAi6RibDsvpi+tE/1+82j...65r==",
-                    "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
-                    "MessageId": message_id or str(uuid.uuid4()),
-                    "Message": _json(message),
-                    "MessageAttributes": attributes or {},
-                    "Type": "Notification",
-                    "UnsubscribeUrl": f"https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={topic_arn}:1",
-                    "TopicArn": topic_arn,
-                    "Subject": subject,
-                },
-            }
-        ]
-    }
+    doc = _notification(message, message_id, topic, attributes, subject)
+    record = _sns.lambda_record(doc, subscription_arn=f"{doc['TopicArn']}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55")
+    return _sqs.records_event([record])
 
 
 def eventbridge_event(
@@ -224,17 +189,16 @@ def eventbridge_event(
     bus: str = "default",
 ) -> dict[str, Any]:
     """An EventBridge event as delivered to a target."""
-    return {
-        "version": "0",
-        "id": event_id or str(uuid.uuid4()),
-        "detail-type": detail_type,
-        "source": source,
-        "account": ACCOUNT,
-        "time": "2026-11-23T12:00:00Z",
-        "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{bus}/orders-rule"],
-        "detail": detail,
-    }
+    return _eventbridge.event(
+        detail,
+        detail_type=detail_type,
+        source=source,
+        account=ACCOUNT,
+        region=REGION,
+        resources=[f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{bus}/orders-rule"],
+        event_id=event_id,
+        time="2026-11-23T12:00:00Z",
+    )
 
 
 def kinesis_record(
@@ -245,29 +209,25 @@ def kinesis_record(
     stream: str = "clicks",
     shard: str = "shardId-000000000000",
 ) -> dict[str, Any]:
-    """One Kinesis record; ``data`` (bytes, str or JSON-able) is base64-encoded as Lambda does."""
-    raw = data if isinstance(data, bytes) else _json(data).encode()
-    return {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": partition_key,
-            "sequenceNumber": sequence_number,
-            "data": base64.b64encode(raw).decode(),
-            "approximateArrivalTimestamp": time.time(),
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{shard}:{sequence_number}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/lambda-role",
-        "awsRegion": REGION,
-        "eventSourceARN": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream}",
-    }
+    """One Kinesis record; ``data`` (bytes as they are, text as UTF-8, anything else as JSON) base64-encoded."""
+    return _kinesis.kinesis_record(
+        _data(data),
+        sequence_number=sequence_number,
+        stream_arn=f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream}",
+        partition_key=partition_key,
+        shard_id=shard,
+        arrival=time.time(),
+    )
 
 
 def kinesis_event(*records: dict[str, Any]) -> dict[str, Any]:
     """The event of one Kinesis invocation."""
-    return {"Records": list(records)}
+    return _sqs.records_event(list(records))
+
+
+def ddb_image(values: Mapping[str, Any]) -> dict[str, Any]:
+    """An item in DynamoDB JSON from plain values (``bytes`` -> ``B``, ``set[bytes]`` -> ``BS``, numbers -> ``N``)."""
+    return _dynamodb.serialize_image(values)
 
 
 def ddb_record(
@@ -280,32 +240,55 @@ def ddb_record(
     table: str = "accounts",
     view: str = "NEW_AND_OLD_IMAGES",
 ) -> dict[str, Any]:
-    """One DynamoDB stream record; keys and images are given in DynamoDB JSON (``{"S": ...}``)."""
-    body: dict[str, Any] = {
-        "ApproximateCreationDateTime": int(time.time()),
-        "Keys": keys,
-        "SequenceNumber": sequence_number,
-        "SizeBytes": 26,
-        "StreamViewType": view,
-    }
-    if new_image is not None:
-        body["NewImage"] = new_image
-    if old_image is not None:
-        body["OldImage"] = old_image
-    return {
-        "eventID": uuid.uuid4().hex,
-        "eventName": event_name,
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": REGION,
-        "dynamodb": body,
-        "eventSourceARN": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}/stream/2026-11-23T00:00:00.000",
-    }
+    """One DynamoDB stream record; keys and images in DynamoDB JSON (``{"S": ...}``; :func:`ddb_image` builds it)."""
+    return _dynamodb.stream_record(
+        event_name,
+        keys=keys,
+        sequence_number=sequence_number,
+        stream_arn=f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}/stream/2026-11-23T00:00:00.000",
+        new_image=new_image,
+        old_image=old_image,
+        view=view,
+        size_bytes=26,
+    )
 
 
 def ddb_event(*records: dict[str, Any]) -> dict[str, Any]:
     """The event of one DynamoDB Streams invocation."""
-    return {"Records": list(records)}
+    return _sqs.records_event(list(records))
+
+
+def s3_event(bucket: str, *keys: str, event_name: str = "ObjectCreated:Put", size: int = 1024) -> dict[str, Any]:
+    """An S3 event notification with one record per key (keys URL-encoded as S3 sends them)."""
+    return _s3.notification_event(
+        [_s3.object_record(event_name, bucket, key, region=REGION, size=size, etag=uuid.uuid4().hex) for key in keys]
+    )
+
+
+def logs_data(
+    *messages: str, log_group: str = "/aws/lambda/orders", log_stream: str = "2026/11/23/[$LATEST]a"
+) -> bytes:
+    """CloudWatch Logs subscription data as a Kinesis record carries it (gzip of the JSON document)."""
+    return _logs.encode_logs_data(_logs_document(messages, log_group, log_stream))
+
+
+def awslogs_event(
+    *messages: str, log_group: str = "/aws/lambda/orders", log_stream: str = "2026/11/23/[$LATEST]a"
+) -> dict[str, Any]:
+    """The ``awslogs`` event a CloudWatch Logs subscription filter sends Lambda."""
+    return _logs.awslogs_event(_logs_document(messages, log_group, log_stream))
+
+
+def _logs_document(messages: tuple[str, ...], log_group: str, log_stream: str) -> dict[str, Any]:
+    now = int(time.time() * 1000)
+    return {
+        "messageType": "DATA_MESSAGE",
+        "owner": ACCOUNT,
+        "logGroup": log_group,
+        "logStream": log_stream,
+        "subscriptionFilters": ["eventweave-test"],
+        "logEvents": [{"id": f"{now}{i:040d}", "timestamp": now + i, "message": m} for i, m in enumerate(messages)],
+    }
 
 
 def async_destination_record(
@@ -318,24 +301,21 @@ def async_destination_record(
 ) -> dict[str, Any]:
     """Lambda's async destination record (failure unless ``condition="Success"``)."""
     success = condition == "Success"
-    response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
-    if not success:
-        response_context["functionError"] = "Unhandled"
-    return {
-        "version": "1.0",
-        "timestamp": "2026-11-23T18:16:05.568Z",
-        "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}:$LATEST",
-            "condition": condition,
-            "approximateInvokeCount": 1 if success else invoke_count,
-        },
-        "requestPayload": payload,
-        "responseContext": response_context,
-        "responsePayload": None
+    response = (
+        b"null"
         if success
-        else {"errorMessage": error_message, "errorType": "RuntimeError", "stackTrace": []},
-    }
+        else json.dumps({"errorMessage": error_message, "errorType": "RuntimeError", "stackTrace": []}).encode()
+    )
+    return _destinations.async_record(
+        json.dumps(payload).encode(),
+        request_id=str(uuid.uuid4()),
+        function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}",
+        condition=condition,
+        invoke_count=1 if success else invoke_count,
+        function_error=None if success else "Unhandled",
+        response=response,
+        timestamp="2026-11-23T18:16:05.568Z",
+    )
 
 
 def stream_failure_record(*, kind: str = "kinesis", start: str = "1", end: str = "5", size: int = 5) -> dict[str, Any]:
@@ -345,27 +325,21 @@ def stream_failure_record(*, kind: str = "kinesis", start: str = "1", end: str =
         if kind == "kinesis"
         else f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/accounts/stream/2026-11-23T00:00:00.000"
     )
-    info = {
-        "shardId": "shardId-000000000000",
-        "startSequenceNumber": start,
-        "endSequenceNumber": end,
-        "approximateArrivalOfFirstRecord": "2026-11-23T00:38:04.835Z",
-        "approximateArrivalOfLastRecord": "2026-11-23T00:38:05.580Z",
-        "batchSize": size,
-        "streamArn": arn,
-    }
-    return {
-        "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:projector",
-            "condition": "RetryAttemptsExhausted",
-            "approximateInvokeCount": 1,
-        },
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "version": "1.0",
-        "timestamp": "2026-11-23T00:38:06.021Z",
-        ("KinesisBatchInfo" if kind == "kinesis" else "DDBStreamBatchInfo"): info,
-    }
+    return _destinations.stream_failure_record(
+        kind="kinesis" if kind == "kinesis" else "dynamodb",
+        stream_arn=arn,
+        shard_id="shardId-000000000000",
+        start_sequence=start,
+        end_sequence=end,
+        first_arrival=1763858284.835,
+        last_arrival=1763858285.580,
+        batch_size=size,
+        request_id=str(uuid.uuid4()),
+        function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:projector",
+        condition="RetryAttemptsExhausted",
+        invoke_count=1,
+        timestamp="2026-11-23T00:38:06.021Z",
+    )
 
 
 class FakeLambdaContext:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from eventweave.handlers import IGNORED, PermanentError
-from eventweave.handlers.poison import PoisonEntry, poison_document
+from eventweave.handlers.poison import PoisonEntry, poison_body
 from tests import factories as f
 
 __all__ = [
@@ -97,7 +97,7 @@ class FuzzDeadLetter:
 
     ``target=None`` is a handler without ``EVENTWEAVE_DLQ``: nothing is ever delivered. ``refuse`` is a pattern
     cycled over every entry offered (``True`` refuses that entry), so deliveries fail on demand; :meth:`fail_all`
-    refuses everything from now on. Each entry is rendered with the real :func:`poison_document`, which proves the
+    refuses everything from now on. Each entry is rendered with the real :func:`poison_body`, which proves the
     handler only ever builds serialisable entries. ``offers`` keeps ``(entry, delivered)`` in offer order.
     """
 
@@ -126,7 +126,7 @@ class FuzzDeadLetter:
         self.calls += 1
         results: list[bool] = []
         for entry in entries:
-            entry.body = poison_document(entry, self.function_name)
+            entry.body = poison_body(entry, self.function_name)
             ok = self.target is not None and not self.refuse[len(self.offers) % len(self.refuse)]
             self.offers.append((entry, ok))
             results.append(ok)

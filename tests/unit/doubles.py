@@ -1,7 +1,7 @@
 """Test doubles that let unit tests run handlers without AWS.
 
 :class:`RecordingDeadLetter` stands in for :class:`eventweave.handlers.poison.DeadLetter`: assign it to
-``handler.dead_letter`` and every poison record is rendered with the real :func:`poison_document` and kept in memory::
+``handler.dead_letter`` and every poison record is rendered with the real :func:`poison_body` and kept in memory::
 
     handler = Charge(settings=Settings())
     dlq = handler.dead_letter = RecordingDeadLetter()
@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from eventweave.handlers.poison import PoisonEntry, poison_document
+from eventweave.handlers.poison import PoisonEntry, poison_body
 
 __all__ = ["DEFAULT_DLQ", "RecordingDeadLetter", "with_dead_letter"]
 
@@ -59,7 +59,7 @@ class RecordingDeadLetter:
         results: list[bool] = []
         for entry in entries:
             # Rendering the real document proves every entry the handler builds is serialisable.
-            entry.body = poison_document(entry, self.function_name)
+            entry.body = poison_body(entry, self.function_name)
             self.offered.append(entry)
             ok = self.target is not None and not self.fail and entry.record_id not in self.fail_ids
             if ok:

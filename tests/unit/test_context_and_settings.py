@@ -23,7 +23,7 @@ from eventweave.handlers import (
     SqsRecordContext,
     current_record,
 )
-from eventweave.handlers.context import trace_from_attributes, trace_from_payload
+from eventweave.wire.trace import trace_from_attributes, trace_from_payload
 from tests.factories import FakeLambdaContext, sns_attribute, sqs_attribute, sqs_event, sqs_record
 from tests.unit.doubles import with_dead_letter
 

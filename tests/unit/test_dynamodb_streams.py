@@ -18,7 +18,7 @@ from eventweave.handlers import (
     PermanentError,
     Settings,
 )
-from eventweave.handlers.poison import PoisonEntry, poison_document
+from eventweave.handlers.poison import PoisonEntry, poison_body
 from tests.factories import ddb_event, ddb_record
 
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/accounts/stream/2026-11-23T00:00:00.000"
@@ -41,7 +41,7 @@ class MemoryDeadLetter:
     def send(self, entries: list[PoisonEntry]) -> list[bool]:
         results = []
         for entry in entries:
-            entry.body = poison_document(entry, "unit")  # the real document must serialise
+            entry.body = poison_body(entry, "unit")  # the real document must serialise
             self.offered.append(entry)
             ok = self.target is not None and entry.record_id not in self.refuse
             if ok:

@@ -25,7 +25,7 @@ from eventweave.handlers import (
     StreamFailureHandler,
     StreamFailureRecord,
 )
-from eventweave.handlers.poison import PoisonEntry, poison_document
+from eventweave.handlers.poison import PoisonEntry, poison_body
 from tests.factories import (
     async_destination_record,
     eventbridge_event,
@@ -395,9 +395,9 @@ def _entry(record: Any, source: str, **kwargs: Any) -> PoisonEntry:
     ],
     ids=["sqs", "sns", "eventbridge", "kinesis", "dynamodb", "scalar"],
 )
-def test_poison_record_parses_poison_document(record, source, payload):
+def test_poison_record_parses_poison_body(record, source, payload):
     """PoisonRecord reads poison_document's output and original_payload() recovers the producer's payload."""
-    poison = PoisonRecord.model_validate_json(poison_document(_entry(record, source, hops=3), "fn"))
+    poison = PoisonRecord.model_validate_json(poison_body(_entry(record, source, hops=3), "fn"))
     assert (poison.reason, poison.error_type, poison.error_message) == ("permanent-error", "PermanentError", "nope")
     assert (poison.record_id, poison.message_id, poison.hops, poison.function_name) == ("r-1", "m-1", 3, "fn")
     assert poison.original_payload() == payload
@@ -407,7 +407,7 @@ def test_poison_document_truncates_huge_error_messages():
     """A very long error message is cut so the document stays within message limits."""
     entry = _entry({"body": "x"}, "aws:sqs")
     entry.error = PermanentError("e" * 10_000)
-    poison = PoisonRecord.model_validate_json(poison_document(entry, "fn"))
+    poison = PoisonRecord.model_validate_json(poison_body(entry, "fn"))
     assert poison.error_message.endswith("...(truncated)")
     assert len(poison.error_message) < 5_000
 
@@ -415,5 +415,5 @@ def test_poison_document_truncates_huge_error_messages():
 def test_poison_record_decodes_binary_kinesis_data():
     """original_payload() of a Kinesis poison record is the raw bytes, even when they are not text."""
     record = kinesis_record(b"\x00\xff", sequence_number="7")
-    poison = PoisonRecord.model_validate_json(poison_document(_entry(record, "aws:kinesis"), "fn"))
+    poison = PoisonRecord.model_validate_json(poison_body(_entry(record, "aws:kinesis"), "fn"))
     assert poison.original_payload() == b"\x00\xff"

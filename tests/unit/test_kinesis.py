@@ -17,7 +17,7 @@ from eventweave.handlers import (
     Settings,
     current_record,
 )
-from eventweave.handlers.poison import PoisonEntry, poison_document
+from eventweave.handlers.poison import PoisonEntry, poison_body
 from eventweave.handlers.publish import outgoing_trace
 from tests.factories import eventbridge_event, kinesis_event, kinesis_record
 
@@ -41,7 +41,7 @@ class MemoryDeadLetter:
     def send(self, entries: list[PoisonEntry]) -> list[bool]:
         results = []
         for entry in entries:
-            entry.body = poison_document(entry, "unit")  # the real document must serialise
+            entry.body = poison_body(entry, "unit")  # the real document must serialise
             self.offered.append(entry)
             ok = self.target is not None and entry.record_id not in self.refuse
             if ok:
@@ -194,7 +194,7 @@ def test_poison_before_the_failure_goes_to_the_dlq_and_does_not_stop_the_batch(l
     )
     assert handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "6"}]}
     assert dlq.reasons() == {
-        "1": "malformed-record",
+        "1": "undecodable-payload",  # not base64
         "2": "validation-error",
         "3": "validation-error",
         "4": "permanent-error",

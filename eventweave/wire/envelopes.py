@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .context import trace_from_attributes, trace_from_payload
+from .eventbridge import is_event
+from .sns import is_notification
+from .trace import CONTEXT_KEY, Trace, trace_from_attributes, trace_from_payload
 
 __all__ = ["Unwrapped", "unwrap_eventbridge", "unwrap_text"]
 
@@ -31,7 +33,7 @@ class Unwrapped:
         message_id: str | None,
         event_type: str | None = None,
         attributes: dict[str, Any] | None = None,
-        trace: tuple[str | None, str | None, int] | None = None,
+        trace: Trace | None = None,
     ) -> None:
         self.payload = payload
         self.envelope = envelope
@@ -41,19 +43,11 @@ class Unwrapped:
         self.trace = trace
 
 
-def _is_sns(obj: dict[str, Any]) -> bool:
-    return obj.get("Type") == "Notification" and "TopicArn" in obj and isinstance(obj.get("Message"), str)
-
-
-def _is_eventbridge(obj: dict[str, Any]) -> bool:
-    return "detail-type" in obj and "source" in obj and "detail" in obj and "id" in obj
-
-
 def unwrap_eventbridge(obj: dict[str, Any], envelope: str = "eventbridge") -> Unwrapped:
     """Unwrap a parsed EventBridge event: the ``detail`` (minus eventweave's ``__context``) is the payload."""
     detail = obj.get("detail")
     trace = None
-    if isinstance(detail, dict) and "__context" in detail:
+    if isinstance(detail, dict) and CONTEXT_KEY in detail:
         detail = dict(detail)  # leave the caller's event intact: a poison record must be stored as it came
         trace = trace_from_payload(detail)
     event_id = obj.get("id")
@@ -77,7 +71,7 @@ def unwrap_text(text: str) -> Unwrapped | None:
         return None
     if not isinstance(obj, dict):
         return None
-    if _is_sns(obj):
+    if is_notification(obj):
         attributes = obj.get("MessageAttributes")
         attributes = attributes if isinstance(attributes, dict) else None
         message: str = obj["Message"]
@@ -96,6 +90,6 @@ def unwrap_text(text: str) -> Unwrapped | None:
             attributes=attributes,
             trace=trace_from_attributes(attributes) if attributes else None,
         )
-    if _is_eventbridge(obj):
+    if is_event(obj):
         return unwrap_eventbridge(obj)
     return None

@@ -1,0 +1,88 @@
+"""EventBridge events: the envelope every target receives, built from a ``PutEvents`` entry.
+
+AWS documents the envelope ``{"version": "0", "id", "detail-type", "source", "account", "time", "region",
+"resources", "detail"}``; ``time`` is second-precision ISO 8601 in UTC. Lambda destinations put events with
+``source: "aws.lambda"`` and the detail-types in :data:`DESTINATION_DETAIL_TYPES`.
+
+Example::
+
+    event = event_from_entry({"Source": "orders", "DetailType": "OrderPlaced", "Detail": '{"order_id": "o-1"}'},
+                             account="123456789012", region="us-east-1")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "DESTINATION_DETAIL_TYPES",
+    "DESTINATION_SOURCE",
+    "ENVELOPE_KEYS",
+    "event",
+    "event_from_entry",
+    "is_event",
+]
+
+ENVELOPE_KEYS = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
+DESTINATION_SOURCE = "aws.lambda"
+DESTINATION_DETAIL_TYPES = {
+    True: "Lambda Function Invocation Result - Success",
+    False: "Lambda Function Invocation Result - Failure",
+}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def event(
+    detail: Any,
+    *,
+    detail_type: str,
+    source: str,
+    account: str,
+    region: str,
+    resources: Sequence[str] = (),
+    event_id: str | None = None,
+    time: str | None = None,
+) -> dict[str, Any]:
+    """The event as a target receives it."""
+    return {
+        "version": "0",
+        "id": event_id or str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": account,
+        "time": time or _now(),
+        "region": region,
+        "resources": list(resources),
+        "detail": detail,
+    }
+
+
+def event_from_entry(
+    entry: Mapping[str, Any], *, account: str, region: str, event_id: str | None = None
+) -> dict[str, Any]:
+    """The event for one ``PutEvents`` entry (``Detail`` is JSON text, as the API takes it)."""
+    detail_text = entry.get("Detail", "{}")
+    detail = json.loads(detail_text) if isinstance(detail_text, str) else detail_text
+    when = entry.get("Time")
+    return event(
+        detail,
+        detail_type=str(entry["DetailType"]),
+        source=str(entry["Source"]),
+        account=account,
+        region=region,
+        resources=list(entry.get("Resources") or ()),
+        event_id=event_id,
+        time=when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(when, dt.datetime) else None,
+    )
+
+
+def is_event(obj: object) -> bool:
+    """Whether a parsed JSON value is an EventBridge event (it has the keys a target relies on)."""
+    return isinstance(obj, dict) and "detail-type" in obj and "source" in obj and "detail" in obj and "id" in obj
