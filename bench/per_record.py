@@ -84,10 +84,15 @@ def metrics_flush_cost(handler: Any) -> float | None:
 def run() -> Section:
     # The handler reads this when built: set, it would silently leave eventweave's metrics out of the measurement.
     os.environ.pop("POWERTOOLS_METRICS_DISABLED", None)
-    from .fixtures import ew_sqs, plain, pt_sqs
+    from .fixtures import ew_sqs, ew_sqs_text, plain, pt_sqs
     from .fixtures.orders import LambdaContext, sqs_event
 
-    impls = {"eventweave": ew_sqs.handler, "powertools": pt_sqs.handler, "plain": plain.handler}
+    impls = {
+        "eventweave": ew_sqs.handler,
+        "powertools": pt_sqs.handler,
+        "plain": plain.handler,
+        "eventweave-text": ew_sqs_text.handler,
+    }
     section = Section(
         title="Per-record cost of an SQS batch (pydantic model in the JSON body, trivial handler)",
         method=(
@@ -134,6 +139,22 @@ def run() -> Section:
                 f"{r_plain:.2f}x [{min(pairs_plain):.2f}-{max(pairs_plain):.2f}], goal {goal(r_plain, GOAL_PLAIN)}",
             ]
         )
+    text_pairs = {
+        size: median(
+            [t / j for t, j in zip(results[size]["eventweave-text"], results[size]["eventweave"], strict=True)]
+        )
+        for size in SIZES
+    }
+    text_us = {size: median(results[size]["eventweave-text"]) / size * 1e6 for size in SIZES}
+    section.notes.append(
+        "A raw `SqsHandler[str]` (the same bodies handed over as text, no JSON parsing) costs "
+        + "; ".join(
+            f"{text_us[size]:.2f} us/record at {size:,} records ({text_pairs[size]:.2f}x the JSON model, goal "
+            f"{goal(text_pairs[size], 1.0)})"
+            for size in SIZES
+        )
+        + "."
+    )
     if flush is None:
         isolated = "its cost could not be isolated (the handler's internals changed)"
     else:

@@ -1,7 +1,8 @@
 """Docker-free packaging of a handler's code for Lambda (arm64 or x86_64, CPython 3.x).
 
-The asset holds the user's top-level package, the eventweave *runtime* (``eventweave/handlers`` only: no CDK code),
-and the runtime's dependencies installed for Lambda's platform with ``pip install --platform manylinux2014_<arch>
+The asset holds the user's top-level package, the eventweave *runtime* (the :data:`RUNTIME_PACKAGES`,
+``eventweave/handlers`` and ``eventweave/coordination``, only: no CDK code, no local cloud, no test plugin), and the
+runtime's dependencies installed for Lambda's platform with ``pip install --platform manylinux2014_<arch>
 --only-binary=:all:``. Dependency versions are pinned to what is installed on the synthesizing machine, so what was
 tested is what ships, and the asset hash is computed from file contents and those pins: it changes exactly when the
 code or a pinned version changes.
@@ -20,10 +21,21 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["RUNTIME_REQUIREMENTS", "bundle", "pinned_requirements", "source_hash"]
+__all__ = [
+    "RUNTIME_PACKAGES",
+    "RUNTIME_REQUIREMENTS",
+    "bundle",
+    "pinned_requirements",
+    "runtime_excludes",
+    "source_hash",
+]
 
 # boto3 is provided by the Lambda runtime; shipping it would only add cold-start bytes.
 RUNTIME_REQUIREMENTS = ("pydantic", "aws-lambda-powertools")
+# The subpackages of eventweave that run inside Lambda: the handler engine and the runtimes built on it. Never the CDK
+# side (constructs, patterns), the local cloud or the pytest plugin.
+RUNTIME_PACKAGES = ("handlers", "coordination", "wire")
+_RUNTIME_TOP_FILES = ("__init__.py", "py.typed")
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "tests", "cdk.out", ".venv", "node_modules"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 _SKIP_FILES = {"conftest.py"}  # pytest's, never imported by a handler
@@ -53,9 +65,21 @@ def _runtime_root() -> Path:
 
 def _runtime_files() -> list[tuple[Path, str]]:
     root = _runtime_root()
-    files = [(root / "__init__.py", "eventweave/__init__.py"), (root / "py.typed", "eventweave/py.typed")]
-    files += [(f, f"eventweave/{f.relative_to(root).as_posix()}") for f in _files(root / "handlers")]
+    files = [(root / name, f"eventweave/{name}") for name in _RUNTIME_TOP_FILES]
+    for package in RUNTIME_PACKAGES:
+        files += [(f, f"eventweave/{f.relative_to(root).as_posix()}") for f in _files(root / package)]
     return files
+
+
+def runtime_excludes() -> list[str]:
+    """Patterns (gitignore syntax, anchored at the package) that leave only the runtime of the eventweave directory.
+
+    Example::
+
+        runtime_excludes()    # ["/cli.py", "/constructs", "/local", "/patterns", "/testing"]
+    """
+    keep = {*_RUNTIME_TOP_FILES, *RUNTIME_PACKAGES}
+    return sorted(f"/{entry.name}" for entry in _runtime_root().iterdir() if entry.name not in keep)
 
 
 def _user_files(code_root: Path, package: str) -> list[tuple[Path, str]]:

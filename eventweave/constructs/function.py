@@ -16,7 +16,7 @@ from constructs import Construct
 from eventweave.handlers.base import BaseHandler
 from eventweave.handlers.settings import ENV
 
-from .bundling import bundle, pinned_requirements, source_hash
+from .bundling import bundle, pinned_requirements, runtime_excludes, source_hash
 from .handler_ref import HandlerRef
 from .nag import acknowledge
 from .tables import IdempotencyTable
@@ -191,13 +191,21 @@ class EventFunction(Construct):
             # gets the hash the full bundle would have.
             asset_hash = source_hash(ref.code_root, ref.package, requirements, f"{platform}/{python_version}")
             source = ref.code_root / ref.package
+            exclude = ["**/__pycache__", "**/tests", "*.pyc"]
             if ref.package == "eventweave":
-                source = source / "handlers"  # built-in handlers ship the runtime only
+                # A built-in handler (e.g. RequestFront) ships the runtime only: no CDK side, local cloud or plugin.
+                return lambda_.Code.from_asset(
+                    str(source),
+                    asset_hash=asset_hash,
+                    asset_hash_type=_custom_hash(),
+                    exclude=[*exclude, *runtime_excludes()],
+                    ignore_mode=_git_ignore_mode(),
+                )
             return lambda_.Code.from_asset(
                 str(source if source.is_dir() else ref.code_root),
                 asset_hash=asset_hash,
                 asset_hash_type=_custom_hash(),
-                exclude=["**/__pycache__", "**/tests", "*.pyc"],
+                exclude=exclude,
             )
         directory, asset_hash = bundle(
             ref.code_root, ref.package, requirements=requirements, platform=platform, python_version=python_version
@@ -211,3 +219,9 @@ def _custom_hash() -> Any:
     from aws_cdk import AssetHashType
 
     return AssetHashType.CUSTOM
+
+
+def _git_ignore_mode() -> Any:
+    from aws_cdk import IgnoreMode
+
+    return IgnoreMode.GIT  # runtime_excludes() anchors its patterns at the package ("/local"), as .gitignore does

@@ -5,6 +5,9 @@ This package ships inside every function, so importing it imports nothing: each 
 module on first access (PEP 562), and a function pays only for the source it uses. No aws_cdk, no moto, and boto3 only
 when a record first talks to AWS.
 
+The application runtimes built on this engine (fan-out/fan-in, decoupled requests) live in
+:mod:`eventweave.coordination`.
+
 Example::
 
     from pydantic import BaseModel
@@ -41,26 +44,17 @@ __all__ = [
     "DynamoDBStreamHandler",
     "EventBridgeHandler",
     "EventBridgeRecordContext",
-    "FanIn",
-    "FanInTask",
-    "FanInWorker",
     "HandlerContract",
     "Idempotency",
     "IdempotencyStore",
     "InvalidEventError",
     "InvokeHandler",
-    "JobCompleted",
-    "JobStatus",
     "KinesisHandler",
     "KinesisRecordContext",
     "PermanentError",
     "PoisonRecord",
     "RecordContext",
     "RecordFailedError",
-    "RequestFront",
-    "RequestStore",
-    "RequestTask",
-    "RequestWorker",
     "Settings",
     "SnsHandler",
     "SnsRecordContext",
@@ -69,8 +63,6 @@ __all__ = [
     "SqsRecordContext",
     "StreamFailureHandler",
     "StreamFailureRecord",
-    "TaskOutcome",
-    "Ventilator",
     "current_record",
     "on_event",
 ]
@@ -109,17 +101,6 @@ _WHERE = {
     "PoisonRecord": "destinations",
     "StreamFailureHandler": "destinations",
     "StreamFailureRecord": "destinations",
-    "FanIn": "fanin",
-    "JobStatus": "fanin",
-    "TaskOutcome": "fanin",
-    "Ventilator": "fan",
-    "FanInWorker": "fan",
-    "FanInTask": "fan",
-    "JobCompleted": "fan",
-    "RequestFront": "requests",
-    "RequestWorker": "requests",
-    "RequestTask": "requests",
-    "RequestStore": "requests",
 }
 
 
@@ -149,12 +130,9 @@ if TYPE_CHECKING:
     from .dynamodb import Change, DynamoDBRecordContext, DynamoDBStreamHandler
     from .errors import BatchFailedError, ConfigurationError, InvalidEventError, PermanentError, RecordFailedError
     from .eventbridge import EventBridgeHandler, EventBridgeRecordContext
-    from .fan import FanInTask, FanInWorker, JobCompleted, Ventilator
-    from .fanin import FanIn, JobStatus, TaskOutcome
     from .idempotency import Idempotency, IdempotencyStore
     from .invoke import InvokeHandler
     from .kinesis import KinesisHandler, KinesisRecordContext
-    from .requests import RequestFront, RequestStore, RequestTask, RequestWorker
     from .settings import ENV, Settings
     from .sns import SnsHandler, SnsRecordContext
     from .sqs import SqsFifoHandler, SqsHandler

@@ -55,7 +55,6 @@ C = TypeVar("C", bound=RecordContext)
 Mode = Literal["independent", "fifo", "stream", "single"]
 
 _internal_log = logging.getLogger("eventweave")
-_slot = record_slot()
 
 IGNORED: Any = type("Ignored", (), {"__repr__": lambda self: "IGNORED", "__slots__": ()})()
 """Return this from ``handle`` to count a record as deliberately ignored rather than processed."""
@@ -215,6 +214,7 @@ class _Batch:
         "keys",
         "mode",
         "result",
+        "slot",
         "states",
     )
 
@@ -228,6 +228,7 @@ class _Batch:
         self.keys: list[str | None] | None = None
         self.states: dict[str, KeyState] = {}
         self.result: Any = None
+        self.slot = record_slot()
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,14 +511,15 @@ class BaseHandler(Generic[M, C]):
                 _internal_log.warning(
                     "idempotency pre-check on %s failed; locking record by record", store.table, exc_info=True
                 )
-        previous = _slot.record
+        slot = batch.slot
+        previous = slot.record
         try:
             for i, raw in enumerate(records):
                 item = items[i] if items is not None else self._decode_or_poison(raw, lambda_context)
                 if self._process(batch, i, raw, item):
                     break
         finally:
-            _slot.record = previous
+            slot.record = previous
         self._flush_deferred(batch)
         return batch.failures, batch.counts, batch.result
 
@@ -566,7 +568,7 @@ class BaseHandler(Generic[M, C]):
                 return self._failed(batch, ctx.record_id, group)
 
         # Stays set while a failure is logged, so those lines carry the correlation id too.
-        _slot.record = ctx
+        batch.slot.record = ctx
         try:
             result = getattr(self, method)(value, ctx)
         except Exception as error:

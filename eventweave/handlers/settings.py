@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from .errors import ConfigurationError
 
-__all__ = ["ENV", "Settings"]
+__all__ = ["ENV", "Settings", "env_int"]
 
 
 class ENV:
@@ -28,7 +28,13 @@ DEFAULT_MAX_HOPS = 16
 DEFAULT_IDEMPOTENCY_TTL = 3600
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+def env_int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    """The whole number ``env[name]`` (``default`` if unset or empty); a clear error if it is none or below ``minimum``.
+
+    Example::
+
+        deadline = env_int(os.environ, "EVENTWEAVE_REQUEST_DEADLINE_SECONDS", 900, 1)
+    """
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -67,8 +73,8 @@ class Settings:
         return cls(
             dlq=env.get(ENV.DLQ) or None,
             idempotency_table=env.get(ENV.IDEMPOTENCY_TABLE) or None,
-            idempotency_ttl_seconds=_int(env, ENV.IDEMPOTENCY_TTL, DEFAULT_IDEMPOTENCY_TTL, 1),
-            max_hops=_int(env, ENV.MAX_HOPS, DEFAULT_MAX_HOPS, 1),
+            idempotency_ttl_seconds=env_int(env, ENV.IDEMPOTENCY_TTL, DEFAULT_IDEMPOTENCY_TTL, 1),
+            max_hops=env_int(env, ENV.MAX_HOPS, DEFAULT_MAX_HOPS, 1),
             job_table=env.get(ENV.JOB_TABLE) or None,
             function_name=env.get(ENV.FUNCTION_NAME) or "local",
             service=env.get(ENV.SERVICE) or "eventweave",

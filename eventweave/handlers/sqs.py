@@ -15,7 +15,6 @@ from .observability import BatchCounts
 __all__ = ["SqsFifoHandler", "SqsHandler", "SqsRecordContext"]
 
 M = TypeVar("M")
-_SLOT = record_slot()
 
 
 class SqsHandler(BaseHandler[M, SqsRecordContext]):
@@ -75,9 +74,8 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
         handle = self.handle
         validate = self._validator_.from_json
         new = object.__new__
-        context_type = SqsRecordContext
-        source = SqsRecordContext.default_source
-        local = _SLOT
+        context_type = _PlainSqsRecordContext
+        local = record_slot()
         previous = local.record
         processed = ignored = 0
         try:
@@ -103,11 +101,7 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
                 ctx.record = raw
                 ctx.record_id = record_id
                 ctx.lambda_context = lambda_context
-                ctx._message_id = ctx._correlation_id = ctx.causation_id = ctx.event_type = None
-                ctx.raw_attributes = attrs or None
                 ctx._attributes = ctx._binary_attributes = None
-                ctx.hops = 0
-                ctx.source = source
                 try:
                     value = validate(body)
                 except UndecodablePayload as error:
@@ -185,6 +179,32 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
         )
         payload = unwrapped.payload
         return self._validate(ctx, payload, isinstance(payload, str))  # type: ignore[return-value]
+
+
+class _PlainSqsRecordContext(SqsRecordContext):
+    """The context of a record on the fast path: a producer's body with no envelope and no trace, so everything but
+    the record, its id and the Lambda context has its default, held by the class instead of stored per record (four
+    stores instead of twelve, which at Lambda's batch of 10 is a tenth of the framework's cost). It is read-only
+    where the defaults are (the engine never changes a fast-path record's trace)."""
+
+    __slots__ = ()
+    _message_id = None
+    _correlation_id = None
+    causation_id = None
+    event_type = None
+    hops = 0
+    source = SqsRecordContext.default_source
+
+    @property
+    def raw_attributes(self) -> dict[str, Any] | None:
+        return self.record.get("messageAttributes") or None
+
+    @raw_attributes.setter
+    def raw_attributes(self, value: dict[str, Any] | None) -> None:
+        raise AttributeError("a fast-path record's attributes are its record's")
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace(type(self).__name__, "SqsRecordContext", 1)
 
 
 class SqsFifoHandler(SqsHandler[M]):

@@ -11,7 +11,7 @@ Example::
         ...
         cloud.journal.follow(correlation_id)   # every invocation that carried it
 
-Names are imported on first use: worker processes import this package for their runner and must not pay for moto.
+Names are imported on first use: every execution environment's process imports this package and must not pay for moto.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .cloud import LocalCloud, LocalStack
+    from .cloud import DeployedStack, LocalCloud
     from .gateway import DataPlane
     from .trace import Invocation, Journal
 
-__all__ = ["DataPlane", "Invocation", "Journal", "LocalCloud", "LocalStack"]
+__all__ = ["DataPlane", "DeployedStack", "Invocation", "Journal", "LocalCloud"]
 
 _WHERE = {
     "LocalCloud": ".cloud",
-    "LocalStack": ".cloud",
+    "DeployedStack": ".cloud",
     "DataPlane": ".gateway",
     "Invocation": ".trace",
     "Journal": ".trace",

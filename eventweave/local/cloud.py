@@ -27,10 +27,10 @@ from .model import AsyncConfig, InvokeResult
 from .sources import SqsPoller, StreamPoller
 from .trace import Journal
 
-__all__ = ["LocalCloud", "LocalStack"]
+__all__ = ["DeployedStack", "LocalCloud"]
 
 
-class _Runner(Protocol):
+class _BackgroundService(Protocol):
     def start(self) -> None: ...
     def stop(self, *, wait: bool = True) -> None: ...
 
@@ -40,7 +40,7 @@ def _stderr_log(line: str) -> None:
 
 
 @dataclass
-class LocalStack:
+class DeployedStack:
     """A stack deployed into the local cloud, and what runs it.
 
     Example::
@@ -50,7 +50,7 @@ class LocalStack:
     """
 
     deployment: Deployment
-    runners: list[_Runner] = field(default_factory=list)
+    runners: list[_BackgroundService] = field(default_factory=list)
     url_servers: list[FunctionUrlServer] = field(default_factory=list)
 
     @property
@@ -120,7 +120,7 @@ class LocalCloud:
         self.data_plane: DataPlane | None = None
         self.lambdas: LambdaService | None = None
         self.async_invoker: AsyncInvoker | None = None
-        self.stacks: dict[str, LocalStack] = {}
+        self.stacks: dict[str, DeployedStack] = {}
         self._lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
@@ -172,13 +172,13 @@ class LocalCloud:
 
     def deploy(
         self, assembly: str | Path | CloudAssembly, stack: str | None = None, *, stack_name: str | None = None
-    ) -> LocalStack:
+    ) -> DeployedStack:
         """Deploy one stack of a cloud assembly (the only one when ``stack`` is None) and start running it."""
         lambdas, invoker = self._require()
         cloud_assembly = assembly if isinstance(assembly, CloudAssembly) else CloudAssembly.load(Path(assembly))
         artifact = cloud_assembly.stack(stack) if stack is not None else _only(cloud_assembly)
         deployment = self._deployer().deploy(artifact, stack_name=stack_name)
-        local = LocalStack(deployment)
+        local = DeployedStack(deployment)
         try:
             for spec in deployment.functions:
                 lambdas.register(spec)
@@ -187,7 +187,7 @@ class LocalCloud:
             for mapping in deployment.mappings:
                 if not mapping.enabled:
                     continue
-                runner: _Runner = (
+                runner: _BackgroundService = (
                     SqsPoller(mapping, lambdas, endpoint_url=self.endpoint, region=self.region, log=self.log)
                     if mapping.source == "sqs"
                     else StreamPoller(mapping, lambdas, endpoint_url=self.endpoint, region=self.region, log=self.log)
@@ -215,7 +215,7 @@ class LocalCloud:
             self.stacks[deployment.stack_name] = local
         return local
 
-    def destroy(self, stack: LocalStack) -> None:
+    def destroy(self, stack: DeployedStack) -> None:
         """Stop what runs the stack, then delete its resources.
 
         Pollers are told to stop without waiting for their long polls to return (up to a second): one that returns
@@ -256,7 +256,7 @@ class LocalCloud:
             raise RuntimeError("the local cloud is not started: call start() or use it as a context manager")
         return self.lambdas, self.async_invoker
 
-    def _stop_runtime(self, stack: LocalStack, *, wait: bool = True) -> None:
+    def _stop_runtime(self, stack: DeployedStack, *, wait: bool = True) -> None:
         for server in stack.url_servers:
             server.stop()
         for runner in stack.runners:

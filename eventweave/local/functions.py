@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ._runner import read_message, write_message
+from ._environment_process import read_message, write_message
 from .model import FunctionSpec, InvokeResult, LogSink, UnknownFunctionError
 from .trace import Invocation, Journal, describe_payload
 
@@ -38,15 +38,15 @@ class _WorkerDiedError(Exception):
 
 
 class _Worker:
-    """One execution environment: a runner process and its two pipes."""
+    """One execution environment: its process (``eventweave.local._environment_process``) and its two pipes."""
 
     def __init__(self, spec: FunctionSpec, env: dict[str, str], python: str, log: LogSink | None) -> None:
         self.spec = spec
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         env = dict(env, EVENTWEAVE_RUNNER_FDS=f"{req_r},{resp_w}")
-        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, eventweave's own runner module
-            [python, "-m", "eventweave.local._runner"],
+        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, eventweave's own environment process module
+            [python, "-m", "eventweave.local._environment_process"],
             cwd=str(spec.code_dir),
             env=env,
             pass_fds=(req_r, resp_w),

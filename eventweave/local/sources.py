@@ -76,7 +76,7 @@ def batch_failures(result: InvokeResult, ids: list[str], *, enabled: bool) -> li
     return out
 
 
-class _Runner:
+class _PollLoop:
     """A background loop that can be stopped promptly."""
 
     name = "poller"
@@ -118,7 +118,7 @@ class _Runner:
         raise NotImplementedError
 
 
-class SqsPoller(_Runner):
+class SqsPoller(_PollLoop):
     """Runs one SQS event source mapping.
 
     Example::
@@ -246,7 +246,7 @@ class SqsPoller(_Runner):
             self._delete(done)
 
 
-class StreamPoller(_Runner):
+class StreamPoller(_PollLoop):
     """Runs one Kinesis or DynamoDB Streams event source mapping: shard by shard, in order, with checkpoints.
 
     An idle shard is polled four times a second (DynamoDB Streams' documented rate for Lambda).

@@ -21,8 +21,7 @@ from constructs import Construct
 
 from eventweave.constructs.function import EventFunction
 from eventweave.constructs.queue import DEFAULT_MAX_RECEIVE_COUNT
-from eventweave.handlers.base import BaseHandler
-from eventweave.handlers.requests import (
+from eventweave.coordination.requests import (
     DEADLINE_ENV,
     REQUESTS_TABLE_ENV,
     TASK_QUEUE_ENV,
@@ -30,6 +29,7 @@ from eventweave.handlers.requests import (
     RequestFront,
     RequestWorker,
 )
+from eventweave.handlers.base import BaseHandler
 
 from .queue_worker import QueueWorker
 
@@ -139,11 +139,10 @@ class DecoupledInvocation(Construct):
         where = self.node.path
         if not (isinstance(worker, type) and issubclass(worker, RequestWorker)):
             raise TypeError(
-                f"{where}: worker must subclass eventweave.handlers.requests.RequestWorker (implement work); "
-                f"got {worker!r}"
+                f"{where}: worker must subclass eventweave.coordination.RequestWorker (implement work); got {worker!r}"
             )
         if not (isinstance(front, type) and issubclass(front, RequestFront)):
-            raise TypeError(f"{where}: front must be eventweave.handlers.requests.RequestFront or a subclass")
+            raise TypeError(f"{where}: front must be eventweave.coordination.RequestFront or a subclass")
         if worker.contract().fifo:
             raise TypeError(f"{where}: {worker.__qualname__} is a FIFO handler; requests use a standard queue")
         if authorizer is not None and api is not RequestApi.HTTP_API:

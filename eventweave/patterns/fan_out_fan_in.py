@@ -14,8 +14,7 @@ from constructs import Construct
 
 from eventweave.constructs.queue import DEFAULT_MAX_RECEIVE_COUNT
 from eventweave.constructs.tables import JobTable
-from eventweave.handlers.base import BaseHandler
-from eventweave.handlers.fan import (
+from eventweave.coordination.fan_out_fan_in import (
     COMPLETION_BUS_ENV,
     COMPLETION_FUNCTION_ENV,
     JOB_COMPLETED,
@@ -23,6 +22,7 @@ from eventweave.handlers.fan import (
     FanInWorker,
     Ventilator,
 )
+from eventweave.handlers.base import BaseHandler
 from eventweave.handlers.settings import ENV
 
 from .async_function import MAX_ASYNC_RETRIES, AsyncFunction
@@ -139,12 +139,12 @@ class FanOutFanIn(Construct):
         where = self.node.path
         if not (isinstance(ventilator, type) and issubclass(ventilator, Ventilator)):
             raise TypeError(
-                f"{where}: ventilator must subclass eventweave.handlers.fan.Ventilator (implement job_id and split); "
+                f"{where}: ventilator must subclass eventweave.coordination.Ventilator (implement job_id and split); "
                 f"got {ventilator!r}"
             )
         if not (isinstance(worker, type) and issubclass(worker, FanInWorker)):
             raise TypeError(
-                f"{where}: worker must subclass eventweave.handlers.fan.FanInWorker (implement process); got {worker!r}"
+                f"{where}: worker must subclass eventweave.coordination.FanInWorker (implement process); got {worker!r}"
             )
         if worker.contract().fifo:
             raise TypeError(

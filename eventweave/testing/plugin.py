@@ -35,7 +35,7 @@ import pytest
 from .stack import EphemeralStack, synthesize
 
 if TYPE_CHECKING:
-    from eventweave.local.cloud import LocalCloud, LocalStack
+    from eventweave.local.cloud import DeployedStack, LocalCloud
 
     from .aws import AwsTarget
 
@@ -121,7 +121,7 @@ def eventweave_cloud(pytestconfig: pytest.Config) -> Iterator[LocalCloud | AwsTa
         cloud.stop()
 
 
-def to_ephemeral(local: LocalStack, endpoint: str, region: str) -> EphemeralStack:
+def to_ephemeral(local: DeployedStack, endpoint: str, region: str) -> EphemeralStack:
     """The test-facing view of a deployed local stack."""
     deployment = local.deployment
     return EphemeralStack(

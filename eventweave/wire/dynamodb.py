@@ -56,9 +56,14 @@ def _number(value: object, path: str) -> Decimal:
     if not isinstance(value, str):
         raise DynamoDBJsonError(f"{path}: an N value must be text, not {type(value).__name__}")
     try:
-        return Decimal(value)
+        number = Decimal(value)
     except ArithmeticError:
         raise DynamoDBJsonError(f"{path}: N value {value[:40]!r} is not a number") from None
+    if not number.is_finite():
+        # Decimal reads "NaN", "sNaN" and "Infinity", which DynamoDB never stores (a signalling NaN cannot even be
+        # hashed into an NS set, nor a NaN sorted by serialize()).
+        raise DynamoDBJsonError(f"{path}: N value {value[:40]!r} is not a finite number; DynamoDB has no NaN/Infinity")
+    return number
 
 
 def deserialize(value: Mapping[str, Any], path: str = "$") -> Any:
@@ -113,6 +118,8 @@ def _number_text(value: int | float | Decimal) -> str:
         if math.isnan(value) or math.isinf(value):
             raise DynamoDBJsonError(f"DynamoDB numbers cannot be {value}")
         return repr(value)
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise DynamoDBJsonError(f"DynamoDB numbers cannot be {value}")
     return str(value)
 
 
@@ -139,7 +146,8 @@ def serialize(value: Any) -> dict[str, Any]:
         if all(isinstance(item, bytes | bytearray) for item in items):
             return {"BS": [base64.b64encode(bytes(item)).decode() for item in sorted(items)]}
         if all(isinstance(item, int | float | Decimal) and not isinstance(item, bool) for item in items):
-            return {"NS": [_number_text(item) for item in sorted(items)]}
+            numbers = [(item, _number_text(item)) for item in items]  # refuses NaN / Infinity before sorting
+            return {"NS": [text for _, text in sorted(numbers, key=lambda pair: pair[0])]}
         raise DynamoDBJsonError("a set must hold only text, only numbers or only bytes")
     raise DynamoDBJsonError(f"cannot store a {type(value).__name__} in DynamoDB")
 

@@ -2,7 +2,7 @@
 
 The item collects what happened to the report: the finished totals (aggregator), a FAILED mark with the refused chunks
 (worker, on poison), and operational counters (``aggregations``, ``duplicates``). Progress combines it with the
-fan-in job's counters (:class:`eventweave.handlers.FanIn`).
+fan-in job's counters (:class:`eventweave.coordination.FanIn`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import os
 import time
 from typing import Any
 
-from eventweave.handlers import ConfigurationError, FanIn
+from eventweave.coordination import FanIn
+from eventweave.handlers import ConfigurationError
 from eventweave.handlers.clients import client
 
 from .models import Report, ReportProgress

@@ -11,9 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from eventweave.handlers import InvokeHandler, JobStatus, PermanentError, RecordContext, SqsRecordContext
-from eventweave.handlers.fan import FanInWorker, JobCompleted, Ventilator
-from eventweave.handlers.requests import RequestWorker
+from eventweave.coordination import FanInWorker, JobCompleted, JobStatus, RequestWorker, Ventilator
+from eventweave.handlers import InvokeHandler, PermanentError, RecordContext, SqsRecordContext
 
 
 class Document(BaseModel):

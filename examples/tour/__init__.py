@@ -24,7 +24,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from eventweave.handlers import FanIn, Settings
+from eventweave.coordination import FanIn
+from eventweave.handlers import Settings
 from eventweave.handlers.clients import client
 from eventweave.handlers.publish import publish_sns, put_record, send_sqs, stamp
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from eventweave.handlers.clients import client, reset_clients
+from eventweave.testing.events import sqs_record_from_message
 from eventweave.wire.envelopes import unwrap_text
 from eventweave.wire.trace import trace_from_attributes
-from eventweave.testing.events import sqs_record_from_message
 
 __all__ = [
     "REGION",

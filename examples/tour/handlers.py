@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventweave.coordination import FanIn
 from eventweave.handlers import (
     IGNORED,
-    FanIn,
     Idempotency,
     InvokeHandler,
     KinesisHandler,

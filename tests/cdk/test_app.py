@@ -53,8 +53,11 @@ def test_python_app_path_synthesizes_and_bundles(tmp_path: Path) -> None:
     assert len(assets) == 2, "one asset for the examples package, one runtime-only asset for built-in handlers"
     for asset in assets:
         assert (asset / "eventweave" / "handlers" / "base.py").exists()
+        assert (asset / "eventweave" / "coordination" / "requests.py").exists()
         assert not (asset / "eventweave" / "constructs").exists(), "the CDK side must not ship inside Lambda"
         assert not (asset / "eventweave" / "patterns").exists()
+        assert not (asset / "eventweave" / "local").exists()
+        assert not (asset / "eventweave" / "testing").exists()
         native = list((asset / "pydantic_core").glob("_pydantic_core.cpython-314-aarch64-linux-gnu.so"))
         assert native, "pydantic-core must be the Lambda platform's wheel (CPython 3.14, aarch64)"
         assert not list(asset.rglob("__pycache__"))

@@ -72,7 +72,7 @@ def test_least_privilege(default: Synth, http_api: Synth) -> None:
         assert not synth.resources("AWS::IAM::ManagedPolicy")
         for role in synth.resources("AWS::IAM::Role").values():
             assert "ManagedPolicyArns" not in role["Properties"]
-    front = _actions_of(default, _function(default, "eventweave.handlers.requests.front"))
+    front = _actions_of(default, _function(default, "eventweave.coordination.requests.front"))
     assert {"dynamodb:PutItem", "dynamodb:GetItem", "sqs:SendMessage"} <= front
     assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:Query",
                 "sqs:ReceiveMessage"} & front
@@ -84,7 +84,7 @@ def test_least_privilege(default: Synth, http_api: Synth) -> None:
 def test_environment_matches_the_handlers(default: Synth) -> None:
     table = {"Ref": Match.string_like_regexp("SummariesRequests")}
     default.assertions.has_resource_properties("AWS::Lambda::Function", {
-        "Handler": "eventweave.handlers.requests.front",
+        "Handler": "eventweave.coordination.requests.front",
         "Timeout": 10,
         "Environment": {"Variables": Match.object_like({
             "EVENTWEAVE_REQUESTS_TABLE": table,

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from eventweave.handlers import FanIn, PermanentError, Settings
-from eventweave.handlers.fan import JOB_COMPLETED
+from eventweave.coordination import FanIn
+from eventweave.coordination.fan_out_fan_in import JOB_COMPLETED
+from eventweave.handlers import PermanentError, Settings
 from examples.showcase.job_handlers import Chunk, CountWords, SplitDocument
 from tests.functional.drivers import QueueDriver, atomic_dynamodb, drain, lambda_sqs_event, queue_arn
 
@@ -106,7 +107,7 @@ def test_concurrent_duplicate_deliveries_emit_one_completion(env: dict[str, Any]
 def test_a_failed_emission_is_retried_and_still_emitted_once(
     env: dict[str, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import eventweave.handlers.fan as fan
+    import eventweave.coordination.fan_out_fan_in as fan
 
     real = fan.put_event
     calls: list[str] = []
@@ -129,7 +130,7 @@ def test_a_failed_emission_is_retried_and_still_emitted_once(
 
 
 def test_completion_by_async_invoke(env: dict[str, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import eventweave.handlers.fan as fan
+    import eventweave.coordination.fan_out_fan_in as fan
 
     invoked: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(fan, "invoke_async", lambda name, payload: invoked.append((name, dict(payload))))

@@ -12,16 +12,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from eventweave.handlers import (
-    IGNORED,
-    ConfigurationError,
-    FanIn,
-    PermanentError,
-    Settings,
-    SqsHandler,
-    SqsRecordContext,
-    TaskOutcome,
-)
+from eventweave.coordination import FanIn, TaskOutcome
+from eventweave.handlers import IGNORED, ConfigurationError, PermanentError, Settings, SqsHandler, SqsRecordContext
 from eventweave.handlers.publish import send_sqs_batch
 from tests.functional.drivers import AwsCounter, QueueDriver, atomic_dynamodb
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eventweave.coordination.requests import MAX_BODY_BYTES, RequestFront, RequestStore
 from eventweave.handlers import Settings
-from eventweave.handlers.requests import MAX_BODY_BYTES, RequestFront, RequestStore
 from examples.showcase.job_handlers import Summarize
 from tests.functional.drivers import QueueDriver, drain
 

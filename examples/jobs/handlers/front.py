@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from eventweave.handlers.requests import RequestFront
+from eventweave.coordination import RequestFront
 
 
 class JobsFront(RequestFront):

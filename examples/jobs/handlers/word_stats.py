@@ -14,8 +14,8 @@ import re
 import time
 from collections import Counter
 
+from eventweave.coordination import RequestWorker
 from eventweave.handlers import PermanentError, SqsRecordContext
-from eventweave.handlers.requests import RequestWorker
 
 from ..models import JobRequest, WordCount, WordStats
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from eventweave.handlers import FanIn, InvokeHandler, RecordContext
+from eventweave.coordination import FanIn
+from eventweave.handlers import InvokeHandler, RecordContext
 
 from ..models import StatusQuery
 from ..store import ReportStore

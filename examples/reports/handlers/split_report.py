@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventweave.handlers import Ventilator
+from eventweave.coordination import Ventilator
 
 from ..models import Chunk, ReportRequest
 from ..sales import chunk_id, split

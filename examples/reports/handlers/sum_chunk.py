@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from eventweave.handlers import IGNORED, FanInTask, FanInWorker, PermanentError, SqsRecordContext
+from eventweave.coordination import FanInTask, FanInWorker
+from eventweave.handlers import IGNORED, PermanentError, SqsRecordContext
 
 from ..models import Chunk, ChunkTotals
 from ..sales import BadSaleError, sum_chunk

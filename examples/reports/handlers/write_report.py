@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from eventweave.handlers import FanIn, InvokeHandler, JobCompleted, RecordContext
+from eventweave.coordination import FanIn, JobCompleted
+from eventweave.handlers import InvokeHandler, RecordContext
 
 from ..models import ChunkTotals
 from ..sales import merge

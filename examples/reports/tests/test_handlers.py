@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from eventweave.handlers import FanIn, Settings
+from eventweave.coordination import FanIn
+from eventweave.handlers import Settings
 from eventweave.handlers.clients import client, reset_clients
 from eventweave.testing.events import FakeLambdaContext
 from examples.reports.handlers.report_status import ReportStatus
@@ -69,7 +70,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
 @pytest.fixture
 def completions(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """What the worker sends to the aggregator (its async invoke, recorded instead of made)."""
-    from eventweave.handlers import fan
+    from eventweave.coordination import fan_out_fan_in as fan
 
     sent: list[dict[str, Any]] = []
     monkeypatch.setattr(fan, "invoke_async", lambda name, payload: sent.append(dict(payload)))

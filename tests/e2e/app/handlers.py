@@ -6,16 +6,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from eventweave.coordination import FanInWorker, JobCompleted, Ventilator
 from eventweave.handlers import (
     AsyncInvocationRecord,
     DynamoDBRecordContext,
     DynamoDBStreamHandler,
     EventBridgeHandler,
     EventBridgeRecordContext,
-    FanInWorker,
     Idempotency,
     InvokeHandler,
-    JobCompleted,
     KinesisHandler,
     KinesisRecordContext,
     PermanentError,
@@ -24,7 +23,6 @@ from eventweave.handlers import (
     SnsRecordContext,
     SqsHandler,
     SqsRecordContext,
-    Ventilator,
 )
 from eventweave.handlers.publish import stamp_attribute
 

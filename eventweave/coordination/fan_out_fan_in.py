@@ -35,14 +35,15 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from .base import IGNORED
-from .clients import client
-from .context import RecordContext, SqsRecordContext
-from .errors import ConfigurationError, PermanentError
-from .fanin import FanIn, JobStatus
-from .invoke import InvokeHandler
-from .publish import invoke_async, put_event, send_sqs_batch
-from .sqs import SqsHandler
+from eventweave.handlers.base import IGNORED
+from eventweave.handlers.clients import client
+from eventweave.handlers.context import RecordContext, SqsRecordContext
+from eventweave.handlers.errors import ConfigurationError, PermanentError
+from eventweave.handlers.invoke import InvokeHandler
+from eventweave.handlers.publish import invoke_async, put_event, send_sqs_batch
+from eventweave.handlers.sqs import SqsHandler
+
+from .fan_in import FanIn, JobStatus
 
 __all__ = [
     "COMPLETION_BUS_ENV",

@@ -1,4 +1,4 @@
-"""The process one local Lambda execution environment runs: ``python -m eventweave.local._runner``.
+"""The process one local Lambda execution environment runs: ``python -m eventweave.local._environment_process``.
 
 It imports the handler once (the cold start) and then serves invocations from the Lambda service over two pipes
 (length-prefixed JSON), so stdout and stderr stay free for the function's own logs, as in Lambda.

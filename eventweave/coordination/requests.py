@@ -47,12 +47,12 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .base import IGNORED, BaseHandler, _Validator, _validator
-from .clients import client
-from .context import RecordContext, SqsRecordContext, _local
-from .errors import ConfigurationError, PermanentError
-from .settings import _int
-from .sqs import SqsHandler
+from eventweave.handlers.base import IGNORED, BaseHandler, PayloadValidator, payload_validator
+from eventweave.handlers.clients import client
+from eventweave.handlers.context import RecordContext, SqsRecordContext, handling
+from eventweave.handlers.errors import ConfigurationError, PermanentError
+from eventweave.handlers.settings import env_int
+from eventweave.handlers.sqs import SqsHandler
 
 __all__ = [
     "DEADLINE_ENV",
@@ -268,7 +268,7 @@ class RequestFront(BaseHandler[Any, RecordContext]):
     :class:`RequestWorker`; ``GET {base_path}/{id}`` reports on it (see the module's table of answers). The record
     id is the correlation id of everything the request causes, so the front's and the worker's logs join on it.
 
-    The pattern deploys this class as it is (entry ``eventweave.handlers.requests.front``); subclass it to change
+    The pattern deploys this class as it is (entry ``eventweave.coordination.requests.front``); subclass it to change
     :attr:`base_path` or :attr:`retry_after_seconds`, or to add checks in :meth:`handle`.
 
     Example::
@@ -295,8 +295,9 @@ class RequestFront(BaseHandler[Any, RecordContext]):
         super().__init__(**kwargs)
         self._table = table
         self._task_queue_url = task_queue_url or os.environ.get(TASK_QUEUE_ENV) or None
-        self.deadline_seconds = deadline_seconds or _int(os.environ, DEADLINE_ENV, DEFAULT_DEADLINE_SECONDS, 1)
-        self.ttl_seconds = max(ttl_seconds or _int(os.environ, TTL_ENV, DEFAULT_TTL_SECONDS, 1), self.deadline_seconds)
+        self.deadline_seconds = deadline_seconds or env_int(os.environ, DEADLINE_ENV, DEFAULT_DEADLINE_SECONDS, 1)
+        ttl = ttl_seconds or env_int(os.environ, TTL_ENV, DEFAULT_TTL_SECONDS, 1)
+        self.ttl_seconds = max(ttl, self.deadline_seconds)
 
     # Resolved on first use, not at import: a module may hold several entries (a worker function imports this one).
     @cached_property
@@ -311,7 +312,7 @@ class RequestFront(BaseHandler[Any, RecordContext]):
 
     def handle(self, message: Any, ctx: RecordContext) -> dict[str, Any]:
         """Accept one request body (already parsed JSON): store it ``PENDING``, enqueue it; return its record."""
-        from .publish import send_sqs
+        from eventweave.handlers.publish import send_sqs
 
         request_id = ctx.record_id
         times = self.requests.create(request_id, deadline_seconds=self.deadline_seconds, ttl_seconds=self.ttl_seconds)
@@ -359,17 +360,14 @@ class RequestFront(BaseHandler[Any, RecordContext]):
             return _error(400, f"the body is not JSON: {error}")
         request_id = str(uuid.uuid4())
         ctx = RecordContext({"body": body}, request_id, request_id, "aws:http", context)
-        previous = _local.record
-        _local.record = ctx  # published messages carry the request id as their correlation id
-        try:
-            record = self.handle(body, ctx)
-        except PermanentError as error:
-            return _error(422, str(error))
-        except Exception:
-            self.logger.exception("request %s could not be accepted", request_id)
-            return _error(503, "the request could not be accepted; retry", {"Retry-After": "5"})
-        finally:
-            _local.record = previous
+        with handling(ctx):  # published messages (and log lines) carry the request id as their correlation id
+            try:
+                record = self.handle(body, ctx)
+            except PermanentError as error:
+                return _error(422, str(error))
+            except Exception:
+                self.logger.exception("request %s could not be accepted", request_id)
+                return _error(503, "the request could not be accepted; retry", {"Retry-After": "5"})
         location = f"{self.base_path.rstrip('/')}/{request_id}"
         headers = {"Location": location, "Retry-After": str(self.retry_after_seconds)}
         self.logger.info("request %s accepted", request_id, extra={"correlation_id": request_id})
@@ -411,7 +409,7 @@ class RequestFront(BaseHandler[Any, RecordContext]):
 
 
 front = RequestFront.lambda_handler()
-"""The entry Lambda calls for the built-in front (``eventweave.handlers.requests.front``)."""
+"""The entry Lambda calls for the built-in front (``eventweave.coordination.requests.front``)."""
 
 
 class RequestWorker(SqsHandler[RequestTask], Generic[M]):
@@ -434,12 +432,12 @@ class RequestWorker(SqsHandler[RequestTask], Generic[M]):
         summarize = Summarize.lambda_handler()
     """
 
-    _request_: ClassVar[_Validator] = _validator(Any)
+    _request_: ClassVar[PayloadValidator] = payload_validator(Any)
 
     @classmethod
     def _payload_type(cls, declared: Any) -> Any:
         if declared is not RequestTask:
-            cls._request_ = _validator(declared)
+            cls._request_ = payload_validator(declared)
         return RequestTask
 
     def __init__(self, *, table: str | None = None, **kwargs: Any) -> None:

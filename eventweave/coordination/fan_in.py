@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .clients import client
-from .errors import ConfigurationError, PermanentError
-from .settings import Settings
+from eventweave.handlers.clients import client
+from eventweave.handlers.errors import ConfigurationError, PermanentError
+from eventweave.handlers.settings import Settings
 
 __all__ = ["FanIn", "JobStatus", "TaskOutcome"]
 
