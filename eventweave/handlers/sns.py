@@ -79,6 +79,8 @@ class SnsHandler(BaseHandler[M, SnsRecordContext]):
         attrs = sns.get("MessageAttributes")
         attrs = attrs if isinstance(attrs, dict) else None
         unwrapped = unwrap_text(message)
+        if unwrapped is not None and unwrapped.envelope != "eventbridge":
+            unwrapped = None  # only a rule targeting the topic wraps a message; a message that reads as SNS is text
         if unwrapped is None:
             corr, cause, hops = trace_from_attributes(attrs)
             ctx = SnsRecordContext(

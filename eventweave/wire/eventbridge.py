@@ -70,7 +70,6 @@ def event_from_entry(
     """The event for one ``PutEvents`` entry (``Detail`` is JSON text, as the API takes it)."""
     detail_text = entry.get("Detail", "{}")
     detail = json.loads(detail_text) if isinstance(detail_text, str) else detail_text
-    when = entry.get("Time")
     return event(
         detail,
         detail_type=str(entry["DetailType"]),
@@ -79,8 +78,30 @@ def event_from_entry(
         region=region,
         resources=list(entry.get("Resources") or ()),
         event_id=event_id,
-        time=when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(when, dt.datetime) else None,
+        time=_entry_time(entry.get("Time")),
     )
+
+
+def _entry_time(when: Any) -> str | None:
+    """An entry's ``Time`` as the envelope's text; ``None`` (now) when absent or unreadable.
+
+    boto3 takes a datetime, epoch seconds or ISO 8601 text, and sends a naive datetime as UTC (not local time).
+    """
+    moment: dt.datetime
+    if isinstance(when, dt.datetime):
+        moment = when
+    elif isinstance(when, int | float) and not isinstance(when, bool):
+        moment = dt.datetime.fromtimestamp(when, dt.UTC)
+    elif isinstance(when, str):
+        try:
+            moment = dt.datetime.fromisoformat(when)
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_event(obj: object) -> bool:

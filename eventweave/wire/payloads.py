@@ -1,8 +1,9 @@
 """What a handler's declared model asks of a payload: JSON validated against it, the text as it came, or the bytes.
 
 A model of ``str`` takes the payload text unchanged (no JSON parsing); ``bytes`` takes the payload's bytes (an SQS
-body or SNS message as UTF-8, Kinesis data as decoded); a model class with ``__eventweave_payload__ = "bytes"``
-(:class:`eventweave.wire.logs.LogsData`) is validated from the raw bytes; anything else is validated from JSON.
+body or SNS message as UTF-8, Kinesis data as decoded); a model class with an ``__eventweave_decode__``
+function (:class:`eventweave.wire.logs.LogsData`) is validated from what it makes of the raw bytes; anything else is
+validated from JSON.
 
 Example::
 
