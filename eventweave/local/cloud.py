@@ -33,6 +33,7 @@ __all__ = ["DeployedStack", "LocalCloud"]
 class _BackgroundService(Protocol):
     def start(self) -> None: ...
     def stop(self, *, wait: bool = True) -> None: ...
+    def status(self) -> list[dict[str, Any]]: ...
 
 
 def _stderr_log(line: str) -> None:
@@ -67,6 +68,11 @@ class DeployedStack:
     def urls(self) -> dict[str, str]:
         """Local URL of each function that has a Function URL, by function name."""
         return {server.spec.function_name: server.url for server in self.url_servers}
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each event source mapping and push relay target of the stack: ``{"name", "queue", "receive_failures",
+        "poll_failures", "last_error"}`` (a failed poll is retried with backoff, and journaled)."""
+        return [entry for runner in self.runners for entry in runner.status()]
 
     def function_name(self, logical_id_prefix: str) -> str:
         """The physical name of the one function whose logical id starts with ``logical_id_prefix``."""
@@ -187,16 +193,27 @@ class LocalCloud:
             for mapping in deployment.mappings:
                 if not mapping.enabled:
                     continue
+                options: dict[str, Any] = {
+                    "endpoint_url": self.endpoint,
+                    "region": self.region,
+                    "log": self.log,
+                    "journal": self.journal,
+                }
                 runner: _BackgroundService = (
-                    SqsPoller(mapping, lambdas, endpoint_url=self.endpoint, region=self.region, log=self.log)
+                    SqsPoller(mapping, lambdas, **options)
                     if mapping.source == "sqs"
-                    else StreamPoller(mapping, lambdas, endpoint_url=self.endpoint, region=self.region, log=self.log)
+                    else StreamPoller(mapping, lambdas, **options)
                 )
                 runner.start()
                 local.runners.append(runner)
             if deployment.push_targets:
                 relay = PushRelay(
-                    deployment.push_targets, invoker, endpoint_url=self.endpoint, region=self.region, log=self.log
+                    deployment.push_targets,
+                    invoker,
+                    endpoint_url=self.endpoint,
+                    region=self.region,
+                    log=self.log,
+                    journal=self.journal,
                 )
                 relay.start()
                 local.runners.append(relay)
@@ -226,10 +243,28 @@ class LocalCloud:
             self.stacks.pop(stack.name, None)
         self._deployer().destroy(stack.deployment)
 
+    def status(self) -> dict[str, list[dict[str, Any]]]:
+        """Per deployed stack, the counters of each event source mapping and relay target (see
+        :meth:`DeployedStack.status`); the failures themselves are in :meth:`Journal.failures`.
+
+        Example::
+
+            cloud.status()["Orders"]   # [{"name": "sqs:orders-1A2B->Charge", "receive_failures": 0, ...}, ...]
+        """
+        with self._lock:
+            stacks = dict(self.stacks)
+        return {name: stack.status() for name, stack in stacks.items()}
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until no asynchronous invocation is queued or running (event source queues are the caller's)."""
         _, invoker = self._require()
         return invoker.wait_idle(timeout)
+
+    def wait_quiet(self, timeout: float = 30.0, *, settle: float = 0.3) -> list[str]:
+        """Wait until nothing runs or waits anywhere (see :mod:`.quiescence`); ``[]``, or what is still busy."""
+        from .quiescence import wait_quiet
+
+        return wait_quiet(self, timeout=timeout, settle=settle)
 
     # -- the Lambda API the data plane's gateway calls ------------------------------------------------------------
 

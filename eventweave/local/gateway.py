@@ -130,9 +130,10 @@ class DataPlane:
         )
         from werkzeug.serving import make_server
 
-        from ._moto_clock import install
+        from . import _moto_clock, _moto_fixes
 
-        install()  # same time values, ~100x cheaper: moto's SQS reads the clock per queued message on every receive
+        _moto_clock.install()  # same time values, ~100x cheaper: moto's SQS reads the clock per message on a receive
+        _moto_fixes.install()  # Binary attributes on SNS raw delivery; the whole EventBridge envelope to SQS targets
         # moto's request handler logs every request at INFO; the local cloud logs invocations instead.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = _Gateway(DomainDispatcherApplication(create_backend_app), self)

@@ -11,7 +11,13 @@ or, with no on-failure destination, the function's DLQ gets the event with ``Req
 Push: the deployer subscribed a relay queue (raw delivery off) or targeted it from a rule; the relay turns each
 relayed message into the event the target expects (Lambda's SNS event, the transformed EventBridge event) and hands
 it to the async queue or publishes it to the SNS topic. A relay message is deleted only after the hand-off; one that
-keeps failing past the target's retry policy goes to the target's dead-letter queue.
+keeps failing past the target's retry policy goes to the target's dead-letter queue. An EventBridge event is handed
+on with the whole documented envelope (``version``, ``id``, ``detail-type``, ``source``, ``account``, ``time``,
+``region``, ``resources``, ``detail``), whatever the data plane left out. A receive from a relay queue that fails is
+counted per target (:meth:`PushRelay.status`), journaled and retried with backoff.
+
+Every record is built by :mod:`eventweave.wire`: destination records, the EventBridge destination entry
+(``source: "aws.lambda"``), the function DLQ message, the SNS -> Lambda record.
 """
 
 from __future__ import annotations
@@ -28,19 +34,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventweave.wire.destinations import async_dlq_message, async_record, destination_event_entry
+from eventweave.wire.eventbridge import event as eventbridge_event
+from eventweave.wire.eventbridge import is_event
+from eventweave.wire.sns import lambda_record, parse_notification
+
 from .aws import client
 from .model import AsyncConfig, Invoker, InvokeResult, LogSink, PushTarget
+from .sources import FailureCounter, PollError
+from .trace import Journal
 
-__all__ = ["AsyncInvoker", "PushRelay", "transform_input"]
+__all__ = ["AsyncInvoker", "PushRelay", "normalise_event", "transform_input"]
 
 
 def _client(service: str, endpoint_url: str, region: str) -> Any:
     return client(service, endpoint_url, region)
-
-
-def _iso(seconds: float | None = None) -> str:
-    moment = dt.datetime.fromtimestamp(time.time() if seconds is None else seconds, dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass(order=True)
@@ -176,7 +184,7 @@ class AsyncInvoker:
         result = self.invoker.invoke(event.function, event.payload, source=event.source)
         if result.ok:
             if config.on_success is not None:
-                self._deliver(config.on_success.arn, self._record(event, function_arn, result, "Success"), True)
+                self._deliver(config.on_success.arn, self._record(event, function_arn, result, "Success"))
             return
         if result.status_code == 429:
             # Throttled: back to the queue with backoff, not counted as a retry (AWS retries throttles up to 6 h).
@@ -197,31 +205,16 @@ class AsyncInvoker:
             self._cond.notify()
 
     def _record(self, event: _Event, function_arn: str, result: InvokeResult | None, condition: str) -> dict[str, Any]:
-        try:
-            request_payload: Any = json.loads(event.payload or b"null")
-        except ValueError:
-            request_payload = event.payload.decode(errors="replace")
-        response: dict[str, Any] = {"statusCode": result.status_code if result else 200, "executedVersion": "$LATEST"}
-        if result is not None and result.function_error:
-            response["functionError"] = result.function_error
-        record: dict[str, Any] = {
-            "version": "1.0",
-            "timestamp": _iso(),
-            "requestContext": {
-                "requestId": event.request_id,
-                "functionArn": f"{function_arn}:$LATEST",
-                "condition": condition,
-                "approximateInvokeCount": max(1, event.attempts),
-            },
-            "requestPayload": request_payload,
-            "responseContext": response,
-        }
-        if result is not None:
-            try:
-                record["responsePayload"] = json.loads(result.payload or b"null")
-            except ValueError:
-                record["responsePayload"] = result.payload.decode(errors="replace")
-        return record
+        return async_record(
+            event.payload,
+            request_id=event.request_id,
+            function_arn=function_arn,
+            condition=condition,
+            invoke_count=event.attempts,
+            status_code=result.status_code if result is not None else 200,
+            function_error=result.function_error if result is not None else None,
+            response=result.payload if result is not None else None,
+        )
 
     def _fail(
         self,
@@ -233,21 +226,22 @@ class AsyncInvoker:
         condition: str,
     ) -> None:
         if config.on_failure is not None:
-            self._deliver(config.on_failure.arn, self._record(event, function_arn, result, condition), False)
+            self._deliver(config.on_failure.arn, self._record(event, function_arn, result, condition))
             return
         if dead_letter is not None:
             message = ""
             if result is not None:
                 try:
-                    message = str(json.loads(result.payload).get("errorMessage", ""))[:1024]
+                    message = str(json.loads(result.payload).get("errorMessage", ""))
                 except (ValueError, AttributeError):
-                    message = result.payload.decode(errors="replace")[:1024]
-            attributes = {
-                "RequestID": {"DataType": "String", "StringValue": event.request_id},
-                "ErrorCode": {"DataType": "Number", "StringValue": str(result.status_code if result else 200)},
-                "ErrorMessage": {"DataType": "String", "StringValue": message or condition},
-            }
-            self._send(dead_letter, event.payload.decode(errors="replace"), attributes)
+                    message = result.payload.decode(errors="replace")
+            body, attributes = async_dlq_message(
+                event.payload,
+                request_id=event.request_id,
+                status_code=result.status_code if result is not None else 200,
+                error_message=message or condition,
+            )
+            self._send(dead_letter, body, attributes)
             self._log(f"async {event.function} {event.request_id}: {condition}; event sent to DLQ {dead_letter}")
             return
         self._log(
@@ -255,25 +249,17 @@ class AsyncInvoker:
             "DISCARDED (no on-failure destination or DLQ is configured, as AWS would discard it)"
         )
 
-    def _deliver(self, destination: str, record: dict[str, Any], success: bool) -> None:
+    def _deliver(self, destination: str, record: dict[str, Any]) -> None:
         service = destination.split(":")[2]
         try:
             if service == "lambda":
                 self.submit(destination.split(":")[6], json.dumps(record).encode(), source="destination")
             elif service == "events":
-                bus = destination.split("/", 1)[1] if "/" in destination else "default"
-                kind = "Success" if success else "Failure"
-                self._clientfor("events").put_events(
-                    Entries=[
-                        {
-                            "Source": "lambda",
-                            "DetailType": f"Lambda Function Invocation Result - {kind}",
-                            "Detail": json.dumps(record),
-                            "Resources": [record["requestContext"]["functionArn"], destination],
-                            "EventBusName": bus,
-                        }
-                    ]
+                response = self._clientfor("events").put_events(
+                    Entries=[destination_event_entry(record, destination_arn=destination)]
                 )
+                if response.get("FailedEntryCount"):
+                    raise RuntimeError(f"PutEvents refused the record: {response.get('Entries')}")
             else:
                 self._send(destination, json.dumps(record), None)
         except Exception as error:
@@ -380,6 +366,32 @@ def transform_input(event: dict[str, Any], transform: Mapping[str, Any] | None, 
 # -- push relays --------------------------------------------------------------------------------------------------
 
 
+def normalise_event(received: Mapping[str, Any], rule_arn: str) -> dict[str, Any]:
+    """The EventBridge event a rule's target receives, with every key of the documented envelope.
+
+    ``received`` is what the data plane put on the relay queue (moto 5.2.5 leaves out ``account`` unless its patch is
+    installed, and writes ``time`` as epoch seconds in some paths); the rule's ARN supplies the account and region
+    when the event does not carry them.
+    """
+    if not is_event(received):
+        raise ValueError(f"not an EventBridge event (keys {sorted(received)[:12]})")
+    parts = rule_arn.split(":")
+    when = received.get("time")
+    if isinstance(when, int | float) and not isinstance(when, bool):
+        when = dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    resources = received.get("resources")
+    return eventbridge_event(
+        received["detail"],
+        detail_type=str(received["detail-type"]),
+        source=str(received["source"]),
+        account=str(received.get("account") or parts[4]),
+        region=str(received.get("region") or parts[3]),
+        resources=list(resources) if isinstance(resources, list) else [],
+        event_id=str(received["id"]),
+        time=str(when) if when else None,
+    )
+
+
 class PushRelay:
     """Delivers what moto cannot: SNS -> Lambda, EventBridge -> Lambda, EventBridge -> SNS.
 
@@ -397,14 +409,35 @@ class PushRelay:
         endpoint_url: str,
         region: str = "us-east-1",
         log: LogSink | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.targets = targets
         self.async_invoker = async_invoker
         self.endpoint_url = endpoint_url
         self.region = region
         self.log = log
+        self.journal = journal
+        self.failures = {
+            target.relay_queue_url: FailureCounter(
+                f"relay:{target.source_arn.split(':')[-1]}->{target.target_arn.split(':')[-1]}",
+                target.relay_queue_url,
+                log=log,
+                journal=journal,
+            )
+            for target in targets
+        }
+        """Failed polls per target, by relay queue URL."""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    @property
+    def receive_failures(self) -> int:
+        """How many receives from the relay queues failed, all targets together."""
+        return sum(counter.receive_failures for counter in self.failures.values())
+
+    def status(self) -> list[dict[str, Any]]:
+        """One entry per target: its counters, as :meth:`eventweave.local.cloud.LocalCloud.status` reports them."""
+        return [counter.status() for counter in self.failures.values()]
 
     def start(self) -> None:
         for target in self.targets:
@@ -421,25 +454,34 @@ class PushRelay:
         self._threads.clear()
 
     def _loop(self, target: PushTarget) -> None:
-        sqs = _client("sqs", self.endpoint_url, self.region)
+        sqs = self._relay_client()
+        counter = self.failures[target.relay_queue_url]
+        consecutive = 0
         while not self._stop.is_set():
             try:
-                response = sqs.receive_message(
-                    QueueUrl=target.relay_queue_url,
-                    MaxNumberOfMessages=10,
-                    WaitTimeSeconds=1,
-                    MessageSystemAttributeNames=["All"],
-                )
-            except Exception as error:
+                try:
+                    response = sqs.receive_message(
+                        QueueUrl=target.relay_queue_url,
+                        MaxNumberOfMessages=10,
+                        WaitTimeSeconds=1,
+                        MessageSystemAttributeNames=["All"],
+                    )
+                except Exception as error:
+                    raise PollError("ReceiveMessage", error) from error
                 if self._stop.is_set():
                     return
-                self._log(f"relay {target.source_arn} -> {target.target_arn}: receive failed: {error}")
-                self._stop.wait(0.5)
+                for message in response.get("Messages", []):
+                    self._handle(sqs, target, message)
+            except Exception as error:  # a relay must outlive a moto hiccup, loudly: counted, journaled, retried
+                if self._stop.is_set():
+                    return
+                consecutive += 1
+                self._stop.wait(counter.failed(error, consecutive))
                 continue
-            if self._stop.is_set():
-                return
-            for message in response.get("Messages", []):
-                self._handle(sqs, target, message)
+            consecutive = 0
+
+    def _relay_client(self) -> Any:
+        return _client("sqs", self.endpoint_url, self.region)
 
     def _handle(self, sqs: Any, target: PushTarget, message: dict[str, Any]) -> None:
         try:
@@ -452,16 +494,22 @@ class PushRelay:
                 self._log(f"relay {target.target_arn}: delivery failed ({error}); retried after the relay timeout")
                 return  # stays in the relay queue: reappears after its visibility timeout
             self._dead_letter(target, message["Body"], error)
-        sqs.delete_message(QueueUrl=target.relay_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        try:
+            sqs.delete_message(QueueUrl=target.relay_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        except Exception as error:
+            raise PollError("DeleteMessage", error) from error
 
     def _hand_off(self, target: PushTarget, body: str) -> None:
         service = target.target_arn.split(":")[2]
         if target.kind == "sns":
-            envelope = json.loads(body)
-            payload = json.dumps({"Records": [_sns_record(envelope, target)]}).encode()
+            doc = parse_notification(body)
+            if doc is None:
+                raise ValueError("the relayed message is not an SNS notification")
+            subscription = f"{target.source_arn}:{uuid.uuid5(uuid.NAMESPACE_URL, target.target_arn)}"
+            payload = json.dumps({"Records": [lambda_record(doc, subscription_arn=subscription)]}).encode()
             self.async_invoker.submit(target.target_arn.split(":")[6], payload, source="sns")
             return
-        event = json.loads(body)
+        event = normalise_event(json.loads(body), target.source_arn)
         payload_text = transform_input(event, target.input_transform, target.source_arn)
         if service == "lambda":
             self.async_invoker.submit(target.target_arn.split(":")[6], payload_text.encode(), source="events")
@@ -492,25 +540,3 @@ class PushRelay:
     def _log(self, line: str) -> None:
         if self.log is not None:
             self.log(line)
-
-
-def _sns_record(envelope: dict[str, Any], target: PushTarget) -> dict[str, Any]:
-    """Lambda's SNS event record from the HTTP/SQS notification envelope (note ``...Url`` vs ``...URL``)."""
-    return {
-        "EventSource": "aws:sns",
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": f"{target.source_arn}:{uuid.uuid5(uuid.NAMESPACE_URL, target.target_arn)}",
-        "Sns": {
-            "Type": envelope.get("Type", "Notification"),
-            "MessageId": envelope.get("MessageId"),
-            "TopicArn": envelope.get("TopicArn", target.source_arn),
-            "Subject": envelope.get("Subject"),
-            "Message": envelope.get("Message"),
-            "Timestamp": envelope.get("Timestamp"),
-            "SignatureVersion": envelope.get("SignatureVersion", "1"),
-            "Signature": envelope.get("Signature", "EXAMPLE"),
-            "SigningCertUrl": envelope.get("SigningCertURL", ""),
-            "UnsubscribeUrl": envelope.get("UnsubscribeURL", ""),
-            "MessageAttributes": envelope.get("MessageAttributes", {}),
-        },
-    }

@@ -7,6 +7,11 @@ so the queue's redrive policy applies; filter criteria delete non-matching messa
 order; checkpoint at the lowest reported sequence number; bisect a failing batch (halves do not use retries);
 retry up to ``MaximumRetryAttempts`` / ``MaximumRecordAgeInSeconds``, then send AWS's on-failure record and go on.
 Filter patterns use moto's EventBridge pattern matcher.
+
+Every record is built by :mod:`eventweave.wire` (SQS, Kinesis and DynamoDB Streams records, the on-failure record), so
+what a handler receives locally is the shape the handler engine and the test factories use. A poll that fails is
+never silent: it is counted on the poller (:meth:`status`), logged, journaled as a
+:class:`~eventweave.local.trace.PollFailure` naming the mapping, the queue and the error, and retried with backoff.
 """
 
 from __future__ import annotations
@@ -18,22 +23,111 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 
-from eventweave.testing.events import sqs_record_from_message
+from eventweave.wire.destinations import stream_failure_record
+from eventweave.wire.dynamodb import stream_record
+from eventweave.wire.kinesis import kinesis_record
+from eventweave.wire.sqs import sqs_record_from_message
 
 from .aws import client
 from .model import EventSourceMappingSpec, Invoker, InvokeResult, LogSink
+from .trace import Journal, PollFailure
 
-__all__ = ["SqsPoller", "StreamPoller", "batch_failures"]
+__all__ = [
+    "FailureCounter",
+    "PollError",
+    "SqsPoller",
+    "StreamPoller",
+    "backoff",
+    "batch_failures",
+    "dynamodb_stream_record",
+]
 
 _WAIT_SECONDS = 1  # long-poll slice: bounds how long stop() waits
 _SHARD_LIST_SECONDS = 10.0
+_BACKOFF_START = 0.2
+_BACKOFF_MAX = 5.0
 
 
 def _client(service: str, endpoint_url: str, region: str) -> Any:
     return client(service, endpoint_url, region)
+
+
+def backoff(consecutive: int) -> float:
+    """Seconds to wait after the ``consecutive``-th failed poll in a row: 0.2, 0.4, 0.8... up to 5."""
+    return float(min(_BACKOFF_MAX, _BACKOFF_START * 2 ** max(0, consecutive - 1)))
+
+
+class PollError(Exception):
+    """One step of a poll failed; ``operation`` names it (``ReceiveMessage``, ``GetRecords``, ...)."""
+
+    def __init__(self, operation: str, cause: BaseException) -> None:
+        super().__init__(f"{operation}: {type(cause).__name__}: {cause}")
+        self.operation = operation
+        self.cause = cause
+
+
+@contextlib.contextmanager
+def _step(operation: str) -> Iterator[None]:
+    try:
+        yield
+    except PollError:
+        raise
+    except Exception as error:
+        raise PollError(operation, error) from error
+
+
+class FailureCounter:
+    """The failed polls of one mapping or relay target: counted, logged and journaled; :meth:`failed` returns the
+    backoff before the next try.
+
+    Example::
+
+        counter = FailureCounter("sqs:orders->Charge", queue_url, log=print, journal=journal)
+        delay = counter.failed(error, consecutive=1)     # 0.2 s; counter.receive_failures == 1
+    """
+
+    def __init__(self, name: str, queue: str, *, log: LogSink | None = None, journal: Journal | None = None) -> None:
+        self.name = name
+        self.queue = queue
+        self.log = log
+        self.journal = journal
+        self.receive_failures = 0
+        """Polls whose receive (``ReceiveMessage``, ``GetRecords``...) failed: nothing was delivered."""
+        self.poll_failures = 0
+        """Every failed poll, the receive failures included."""
+        self.last_error: str | None = None
+        self._lock = threading.Lock()
+
+    def failed(self, error: BaseException, consecutive: int) -> float:
+        """Count, log and journal one failed poll (the ``consecutive``-th in a row); the seconds to back off."""
+        operation, cause = (error.operation, error.cause) if isinstance(error, PollError) else ("poll", error)
+        text = f"{type(cause).__name__}: {cause}"
+        delay = backoff(consecutive)
+        with self._lock:
+            self.poll_failures += 1
+            failure = PollFailure(time.time(), self.name, self.queue, operation, text, self.poll_failures, delay)
+            if failure.receive:
+                self.receive_failures += 1
+            self.last_error = f"{operation}: {text}"
+        if self.log is not None:
+            self.log(failure.line())
+        if self.journal is not None:
+            self.journal.record(failure)
+        return delay
+
+    def status(self) -> dict[str, Any]:
+        """``{"name", "queue", "receive_failures", "poll_failures", "last_error"}``."""
+        with self._lock:
+            return {
+                "name": self.name,
+                "queue": self.queue,
+                "receive_failures": self.receive_failures,
+                "poll_failures": self.poll_failures,
+                "last_error": self.last_error,
+            }
 
 
 def _matcher(patterns: tuple[str, ...]) -> Callable[[dict[str, Any]], bool] | None:
@@ -80,11 +174,24 @@ class _PollLoop:
     """A background loop that can be stopped promptly."""
 
     name = "poller"
+    queue = ""
+    log: LogSink | None = None
+    journal: Journal | None = None
 
     def __init__(self, threads: int) -> None:
         self._threads_wanted = threads
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.failures = FailureCounter(self.name, self.queue, log=self.log, journal=self.journal)
+
+    @property
+    def receive_failures(self) -> int:
+        """How many polls failed to receive (counted since the mapping started)."""
+        return self.failures.receive_failures
+
+    def status(self) -> list[dict[str, Any]]:
+        """This mapping's counters, as :meth:`eventweave.local.cloud.LocalCloud.status` reports them."""
+        return [self.failures.status()]
 
     def start(self) -> None:
         for i in range(self._threads_wanted):
@@ -102,14 +209,17 @@ class _PollLoop:
         self._threads.clear()
 
     def _loop(self, index: int = 0) -> None:
+        consecutive = 0
         while not self._stop.is_set():
             try:
                 self.poll_once()
             except Exception as error:  # a poller must outlive a bad batch or a moto hiccup, loudly
                 if self._stop.is_set():
                     return  # the stack is going away: its queue or function may be gone already
-                self._log(f"{self.name}: poll failed: {type(error).__name__}: {error}")
-                self._stop.wait(0.5)
+                consecutive += 1
+                self._stop.wait(self.failures.failed(error, consecutive))
+                continue
+            consecutive = 0
 
     def poll_once(self) -> Any:
         raise NotImplementedError
@@ -137,17 +247,20 @@ class SqsPoller(_PollLoop):
         endpoint_url: str,
         region: str = "us-east-1",
         log: LogSink | None = None,
+        journal: Journal | None = None,
         default_concurrency: int = 2,
     ) -> None:
         self.spec = spec
         self.name = f"sqs:{spec.source_arn.rsplit(':', 1)[-1]}->{spec.function_name}"
         self.invoker = invoker
         self.log = log
+        self.journal = journal
         self.region = region
         self.sqs = _client("sqs", endpoint_url, region)
         queue_name = spec.source_arn.rsplit(":", 1)[-1]
         account = spec.source_arn.split(":")[4]
         self.queue_url = self.sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        self.queue = self.queue_url
         self.fifo = queue_name.endswith(".fifo")
         self.match = _matcher(spec.filter_patterns)
         self._demand = threading.Event()
@@ -156,6 +269,7 @@ class SqsPoller(_PollLoop):
     def _loop(self, index: int = 0) -> None:
         """Poller 0 long-polls all the time; the others join while polls return messages (a backlog) and rest
         when the queue is empty, as Lambda scales SQS pollers with the backlog. Idle, a mapping costs one poll."""
+        consecutive = 0
         while not self._stop.is_set():
             if index > 0 and not self._demand.is_set():
                 self._demand.wait(0.5)
@@ -165,9 +279,10 @@ class SqsPoller(_PollLoop):
             except Exception as error:  # a poller must outlive a bad batch or a moto hiccup, loudly
                 if self._stop.is_set():
                     return
-                self._log(f"{self.name}: poll failed: {type(error).__name__}: {error}")
-                self._stop.wait(0.5)
+                consecutive += 1
+                self._stop.wait(self.failures.failed(error, consecutive))
                 continue
+            consecutive = 0
             if got:
                 self._demand.set()
             elif index == 0:
@@ -185,14 +300,22 @@ class SqsPoller(_PollLoop):
         while len(messages) < wanted and not self._stop.is_set():
             remaining = deadline - time.monotonic()
             wait = _WAIT_SECONDS if not messages else max(0, min(_WAIT_SECONDS, int(remaining)))
-            response = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=min(10, wanted - len(messages)),
-                WaitTimeSeconds=wait,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-                MessageSystemAttributeNames=["All"],
-            )
+            try:
+                response = self.sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=min(10, wanted - len(messages)),
+                    WaitTimeSeconds=wait,
+                    # All system attributes: FIFO records carry MessageGroupId, MessageDeduplicationId and
+                    # SequenceNumber, every record its receive count and timestamps, as Lambda's poller asks for.
+                    AttributeNames=["All"],  # the older name of the same list, for endpoints that predate it
+                    MessageSystemAttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                )
+            except Exception as error:
+                if messages:
+                    # What was received stays in flight and reappears after its visibility timeout.
+                    self._log(f"{self.name}: ReceiveMessage failed with {len(messages)} message(s) received")
+                raise PollError("ReceiveMessage", error) from error
             got = response.get("Messages", [])
             messages.extend(got)
             if messages and (not got or time.monotonic() >= deadline):
@@ -214,10 +337,11 @@ class SqsPoller(_PollLoop):
     def _delete(self, handles: list[str]) -> None:
         for start in range(0, len(handles), 10):
             chunk = handles[start : start + 10]
-            self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(chunk)],
-            )
+            with _step("DeleteMessageBatch"):
+                self.sqs.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(chunk)],
+                )
 
     def poll_once(self) -> int:
         """Receive one batch and deliver it; the number of messages received."""
@@ -265,13 +389,18 @@ class StreamPoller(_PollLoop):
         endpoint_url: str,
         region: str = "us-east-1",
         log: LogSink | None = None,
+        journal: Journal | None = None,
         idle_sleep: float = 0.25,
     ) -> None:
         self.spec = spec
-        self.kind = spec.source
+        if spec.source == "sqs":
+            raise ValueError(f"{spec.source_arn} is an SQS queue: SqsPoller runs its mapping")
+        self.kind: Literal["kinesis", "dynamodb"] = spec.source
         self.name = f"{self.kind}:{spec.source_arn.split('/')[1]}->{spec.function_name}"
+        self.queue = spec.source_arn
         self.invoker = invoker
         self.log = log
+        self.journal = journal
         self.region = region
         self.endpoint_url = endpoint_url
         self.idle_sleep = idle_sleep
@@ -298,14 +427,20 @@ class StreamPoller(_PollLoop):
             return self._shard_ids
         if self.kind == "kinesis":
             stream = self.spec.source_arn.split("/", 1)[1]
-            shards = self.client.list_shards(StreamName=stream)["Shards"]
+            with _step("ListShards"):
+                shards = self.client.list_shards(StreamName=stream)["Shards"]
         else:
-            shards = self.client.describe_stream(StreamArn=self.spec.source_arn)["StreamDescription"]["Shards"]
+            with _step("DescribeStream"):
+                shards = self.client.describe_stream(StreamArn=self.spec.source_arn)["StreamDescription"]["Shards"]
         self._shard_ids = [s["ShardId"] for s in shards]
         self._shards_listed_at = now
         return self._shard_ids
 
     def _iterator(self, shard: str) -> str | None:
+        with _step("GetShardIterator"):
+            return self._new_iterator(shard)
+
+    def _new_iterator(self, shard: str) -> str | None:
         position = self.spec.starting_position or "TRIM_HORIZON"
         if self.kind == "kinesis":
             stream = self.spec.source_arn.split("/", 1)[1]
@@ -321,32 +456,20 @@ class StreamPoller(_PollLoop):
         )
 
     def _record(self, shard: str, raw: dict[str, Any]) -> dict[str, Any]:
+        """A ``GetRecords`` record (as boto3 parses it) as Lambda delivers it, built by :mod:`eventweave.wire`."""
         if self.kind == "kinesis":
             data = raw["Data"]
             arrival = raw.get("ApproximateArrivalTimestamp")
-            return {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": raw["PartitionKey"],
-                    "sequenceNumber": raw["SequenceNumber"],
-                    "data": base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode(),
-                    "approximateArrivalTimestamp": arrival.timestamp()
-                    if isinstance(arrival, dt.datetime)
-                    else time.time(),
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"{shard}:{raw['SequenceNumber']}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": f"arn:aws:iam::{self.spec.source_arn.split(':')[4]}:role/lambda-role",
-                "awsRegion": self.region,
-                "eventSourceARN": self.spec.source_arn,
-            }
-        record: dict[str, Any] = json.loads(json.dumps(raw, default=_json_default))
-        record["eventSourceARN"] = self.spec.source_arn
-        record.setdefault("awsRegion", self.region)
-        record.setdefault("eventSource", "aws:dynamodb")
-        return record
+            return kinesis_record(
+                bytes(data) if isinstance(data, bytes | bytearray) else str(data).encode(),
+                sequence_number=str(raw["SequenceNumber"]),
+                stream_arn=self.spec.source_arn,
+                partition_key=str(raw["PartitionKey"]),
+                shard_id=shard,
+                arrival=_epoch(arrival),
+                region=self.region,
+            )
+        return dynamodb_stream_record(raw, stream_arn=self.spec.source_arn, region=self.region)
 
     @staticmethod
     def _sequence(record: dict[str, Any]) -> str:
@@ -366,7 +489,8 @@ class StreamPoller(_PollLoop):
             if iterator == "":
                 iterator = self._iterators[shard] = self._iterator(shard)
             if iterator is not None:
-                response = self.client.get_records(ShardIterator=iterator, Limit=self.spec.batch_size)
+                with _step("GetRecords"):
+                    response = self.client.get_records(ShardIterator=iterator, Limit=self.spec.batch_size)
                 self._iterators[shard] = response.get("NextShardIterator")
                 for raw in response.get("Records", []):
                     record = self._record(shard, raw)
@@ -451,36 +575,23 @@ class StreamPoller(_PollLoop):
     ) -> None:
         if not records:
             return
-        info_key = "KinesisBatchInfo" if self.kind == "kinesis" else "DDBStreamBatchInfo"
         first, last = records[0], records[-1]
-
-        def iso(seconds: float) -> str:
-            return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-        document = {
-            "requestContext": {
-                "requestId": result.request_id or str(uuid.uuid4()),
-                "functionArn": self._function_arn(),
-                "condition": condition,
-                "approximateInvokeCount": invokes,
-            },
-            "responseContext": {
-                "statusCode": result.status_code,
-                "executedVersion": "$LATEST",
-                "functionError": result.function_error or "Unhandled",
-            },
-            "version": "1.0",
-            "timestamp": iso(time.time()),
-            info_key: {
-                "shardId": shard,
-                "startSequenceNumber": self._sequence(first),
-                "endSequenceNumber": self._sequence(last),
-                "approximateArrivalOfFirstRecord": iso(self._arrival(first)),
-                "approximateArrivalOfLastRecord": iso(self._arrival(last)),
-                "batchSize": len(records),
-                "streamArn": self.spec.source_arn,
-            },
-        }
+        document = stream_failure_record(
+            kind=self.kind,
+            stream_arn=self.spec.source_arn,
+            shard_id=shard,
+            start_sequence=self._sequence(first),
+            end_sequence=self._sequence(last),
+            first_arrival=self._arrival(first),
+            last_arrival=self._arrival(last),
+            batch_size=len(records),
+            request_id=result.request_id or str(uuid.uuid4()),
+            function_arn=self._function_arn(),
+            condition=condition,
+            invoke_count=invokes,
+            status_code=result.status_code,
+            function_error=result.function_error or "Unhandled",
+        )
         destination = self.spec.on_failure
         if destination is None:
             self._log(
@@ -488,7 +599,7 @@ class StreamPoller(_PollLoop):
                 f"({condition}); no on-failure destination is configured"
             )
             return
-        body = json.dumps(document)
+        body = json.dumps(document, separators=(",", ":"))
         if destination.service == "sqs":
             sqs = _client("sqs", self.endpoint_url, self.region)
             name = destination.arn.rsplit(":", 1)[-1]
@@ -505,14 +616,51 @@ class StreamPoller(_PollLoop):
         return f"arn:aws:lambda:{parts[3]}:{parts[4]}:function:{self.spec.function_name}"
 
 
-def _json_default(value: Any) -> Any:
+def _epoch(value: Any) -> float | None:
+    """A boto3 timestamp (datetime) or a number as epoch seconds; ``None`` when there is none."""
     if isinstance(value, dt.datetime):
         return value.timestamp()
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, set):
-        return sorted(value)
-    return str(value)
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+def _dynamodb_json(value: Any) -> Any:
+    """DynamoDB JSON as boto3 parses it (``B`` / ``BS`` values as bytes) back in the wire's form (base64 text)."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dict):
+        return {name: _dynamodb_json(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_dynamodb_json(item) for item in value]
+    return value
+
+
+def dynamodb_stream_record(raw: dict[str, Any], *, stream_arn: str, region: str) -> dict[str, Any]:
+    """A DynamoDB Streams ``GetRecords`` record (as boto3 parses it) as Lambda delivers it.
+
+    Normalised through :func:`eventweave.wire.dynamodb.stream_record`: ``eventVersion`` ``"1.1"`` (moto says
+    ``"1.0"``), ``ApproximateCreationDateTime`` in whole epoch seconds (boto3 parses a datetime, moto keeps
+    milliseconds), ``B`` / ``BS`` values base64 text, ``eventSourceARN`` added, images the view type does not carry
+    left out; ``eventID``, ``SequenceNumber``, ``SizeBytes`` and ``userIdentity`` (TTL deletions) as the stream gave
+    them.
+    """
+    body = raw.get("dynamodb") or {}
+    new_image, old_image = body.get("NewImage"), body.get("OldImage")
+    return stream_record(
+        str(raw["eventName"]),
+        keys=_dynamodb_json(body.get("Keys") or {}),
+        sequence_number=str(body["SequenceNumber"]),
+        stream_arn=stream_arn,
+        new_image=_dynamodb_json(new_image) if new_image is not None else None,
+        old_image=_dynamodb_json(old_image) if old_image is not None else None,
+        view=str(body.get("StreamViewType") or "NEW_AND_OLD_IMAGES"),
+        region=str(raw.get("awsRegion") or region),
+        event_id=raw.get("eventID"),
+        created=_epoch(body.get("ApproximateCreationDateTime")),
+        size_bytes=int(body["SizeBytes"]) if isinstance(body.get("SizeBytes"), int) else None,
+        user_identity=raw.get("userIdentity"),
+    )
 
 
 def _filterable(record: dict[str, Any]) -> dict[str, Any]:

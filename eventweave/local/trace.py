@@ -7,6 +7,10 @@ Kinesis data and DynamoDB images, and the request payload inside destination rec
 recent ones in memory and, optionally, appends them as JSON lines to a file, which ``eventweave local trace ID``
 reads from another process.
 
+A poll that fails (an event source mapping's or push relay's ``ReceiveMessage`` / ``GetRecords``, or what follows it)
+is journaled too, as a :class:`PollFailure` naming the mapping, the queue or stream and the error; the poller retries
+with backoff, and :meth:`Journal.failures` / :func:`read_failures` list them.
+
 Example::
 
     cloud = LocalCloud(journal_path=".eventweave/invocations.jsonl")
@@ -29,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Invocation", "Journal", "describe_payload", "read_journal"]
+__all__ = ["Invocation", "Journal", "PollFailure", "describe_payload", "read_failures", "read_journal"]
 
 # Quotes may be escaped once or more: an SNS envelope inside an SQS body, a payload inside a destination record.
 _Q = r'\\*"'
@@ -94,7 +98,7 @@ class Invocation:
 
     def line(self) -> str:
         """The one log line of this invocation."""
-        stamp = time.strftime("%H:%M:%S", time.localtime(self.at)) + f".{int(self.at * 1000) % 1000:03d}"
+        stamp = _stamp(self.at)
         ids = ",".join(self.correlation_ids[:3]) + ("..." if len(self.correlation_ids) > 3 else "")
         return (
             f"{stamp} invoke {self.function} source={self.source} batch={self.batch_size} outcome={self.outcome} "
@@ -103,33 +107,84 @@ class Invocation:
         )
 
 
+def _stamp(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
+
+
+@dataclass(frozen=True)
+class PollFailure:
+    """A poll of an event source mapping or push relay that failed; the poller retries it after ``retry_in_s``."""
+
+    at: float
+    """Wall-clock time of the failure (epoch seconds)."""
+    mapping: str
+    """The poller's name: ``sqs:<queue>-><function>``, ``dynamodb:<table>-><function>``, ``relay:<rule>-><target>``."""
+    queue: str
+    """The queue URL or stream ARN polled."""
+    operation: str
+    """``ReceiveMessage`` / ``GetRecords`` (the receive itself), or what failed after it (``DeleteMessageBatch``...)."""
+    error: str
+    """``<type>: <message>``."""
+    failures: int
+    """How many polls of this mapping (or relay target) have failed so far, this one included."""
+    retry_in_s: float
+    kind: str = "poll-failure"
+
+    @property
+    def receive(self) -> bool:
+        """Whether the receive itself failed (nothing was delivered, the messages are still in the source)."""
+        return self.operation in _RECEIVE_OPERATIONS
+
+    def line(self) -> str:
+        """The one log line of this failure."""
+        return (
+            f"{_stamp(self.at)} poll-failed {self.mapping} queue={self.queue} operation={self.operation} "
+            f"failures={self.failures} retry_in={self.retry_in_s:.1f}s error={self.error}"
+        )
+
+
+_RECEIVE_OPERATIONS = frozenset({"ReceiveMessage", "GetRecords", "GetShardIterator", "ListShards", "DescribeStream"})
+
+
 class Journal:
-    """The recent invocations (bounded, in memory), optionally appended to a JSON-lines file as they happen.
+    """The recent invocations and poll failures (bounded, in memory), optionally appended to a JSON-lines file as
+    they happen (a failure's line has ``"kind": "poll-failure"``; an invocation's has no ``kind``).
 
     Example::
 
         journal = Journal(path=Path(".eventweave/invocations.jsonl"))
         journal.follow("c0ffee...")      # every invocation that carried this correlation id, in order
+        journal.failures()               # polls that failed, oldest first
     """
 
     def __init__(self, *, path: Path | None = None, keep: int = 10_000) -> None:
         self.path = path
         self._recent: deque[Invocation] = deque(maxlen=keep)
+        self._failures: deque[PollFailure] = deque(maxlen=keep)
         self._lock = threading.Lock()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("")
 
-    def record(self, invocation: Invocation) -> None:
+    def record(self, entry: Invocation | PollFailure) -> None:
         with self._lock:
-            self._recent.append(invocation)
+            if isinstance(entry, PollFailure):
+                self._failures.append(entry)
+            else:
+                self._recent.append(entry)
             if self.path is not None:
                 with self.path.open("a") as file:
-                    file.write(json.dumps(asdict(invocation)) + "\n")
+                    file.write(json.dumps(asdict(entry)) + "\n")
 
     def all(self) -> list[Invocation]:
+        """The remembered invocations, in the order they ended."""
         with self._lock:
             return list(self._recent)
+
+    def failures(self) -> list[PollFailure]:
+        """The remembered poll failures, oldest first."""
+        with self._lock:
+            return list(self._failures)
 
     def follow(self, correlation_id: str) -> list[Invocation]:
         """Every remembered invocation whose records carried ``correlation_id``, oldest first."""
@@ -143,9 +198,20 @@ def _matching(invocations: Iterable[Invocation], correlation_id: str) -> list[In
 def read_journal(path: Path, correlation_id: str | None = None) -> list[Invocation]:
     """The invocations a running local cloud wrote to ``path`` (all, or those carrying ``correlation_id``)."""
     out: list[Invocation] = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            fields: dict[str, Any] = json.loads(line)
+    for fields in _lines(path):
+        if "kind" not in fields:
             fields["correlation_ids"] = tuple(fields.get("correlation_ids", ()))
             out.append(Invocation(**fields))
     return _matching(out, correlation_id) if correlation_id else out
+
+
+def read_failures(path: Path) -> list[PollFailure]:
+    """The poll failures a running local cloud wrote to ``path``, oldest first."""
+    return [PollFailure(**fields) for fields in _lines(path) if fields.get("kind") == "poll-failure"]
+
+
+def _lines(path: Path) -> Iterable[dict[str, Any]]:
+    for line in path.read_text().splitlines():
+        if line.strip():
+            fields: dict[str, Any] = json.loads(line)
+            yield fields

@@ -147,6 +147,8 @@ def deploy_stack(cloud: Any, assembly: Path, stack: str | None) -> tuple[Any, Ep
     name = f"{stack or 'stack'}-{uuid.uuid4().hex[:8]}"
     deployed = cloud.deploy(assembly, stack, stack_name=name)
     view = cloud.view(deployed) if is_aws(cloud) else to_ephemeral(deployed, cloud.endpoint, cloud.region)
+    if not is_aws(cloud):
+        view.quiescence = cloud.wait_quiet
     return deployed, view
 
 

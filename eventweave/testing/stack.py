@@ -131,6 +131,8 @@ class EphemeralStack:
     """Function name -> URL of each Function URL."""
     functions: dict[str, str] = field(default_factory=dict)
     """Logical id -> physical name of each Lambda function."""
+    quiescence: Callable[..., list[str]] | None = field(default=None, repr=False, compare=False)
+    """The target's quiescence signal (``LocalCloud.wait_quiet`` on the local cloud; none elsewhere)."""
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def client(self, service: str) -> Any:
@@ -176,6 +178,31 @@ class EphemeralStack:
     ) -> T:
         """:func:`wait_until`, for convenience."""
         return wait_until(probe, timeout=timeout, interval=interval, what=what)
+
+    def wait_idle(self, timeout: float = 30.0, *, settle: float = 0.3) -> None:
+        """Wait until the target has nothing left to do (no invocation running or queued, no message waiting in an
+        event source's queue, stream pollers caught up) and stays so for ``settle`` seconds; fail the test after
+        ``timeout`` seconds, naming what was still busy. For asserting that something does NOT happen, instead of a
+        sleep.
+
+        Only the local cloud gives this signal; on other targets it raises :class:`NotImplementedError`.
+
+        Example::
+
+            stack.wait_idle(timeout=20)
+            assert attempts(key) == 1  # not retried
+        """
+        if self.quiescence is None:
+            raise NotImplementedError(
+                f"stack {self.name}: wait_idle needs the local cloud's quiescence signal; this target gives none "
+                "(a real account or other endpoint cannot say that nothing more will happen)"
+            )
+        still_busy = self.quiescence(timeout, settle=settle)
+        if still_busy:
+            raise AssertionError(
+                f"timed out after {timeout:g} s waiting for the local cloud to be quiet; still busy: "
+                + "; ".join(still_busy[:10])
+            )
 
     def drain(self, queue_url: str, *, max_messages: int = 1000) -> list[dict[str, Any]]:
         """Receive and delete what the queue holds now (visible messages); bodies parsed as JSON when they are.

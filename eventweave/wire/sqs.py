@@ -53,9 +53,13 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - SQS's own digest of the body, not security
 
 
-def _sequence_number() -> str:
-    # SQS FIFO sequence numbers are 128-bit decimal strings that grow with each send.
-    return str(time.time_ns() * 1000 + uuid.uuid4().int % 1000).rjust(20, "0")
+def _sequence_number(sent_ms: int | None = None, message_id: str | None = None) -> str:
+    """A FIFO sequence number: decimal digits that grow with the send time. Derived from the message's send time and
+    id when both are known, so a redelivered message keeps its number, as on AWS."""
+    if sent_ms is None or message_id is None:
+        return str(time.time_ns() * 1000 + uuid.uuid4().int % 1000).rjust(20, "0")
+    tail = int(hashlib.sha256(message_id.encode()).hexdigest()[:12], 16) % 10**7
+    return f"{sent_ms:013d}{tail:07d}"
 
 
 def sqs_record(
@@ -122,7 +126,10 @@ def sqs_record_from_message(message: Mapping[str, Any], queue_arn: str, region: 
     system = message.get("Attributes", {})
     attributes = {name: str(system[name]) for name in LAMBDA_SYSTEM_ATTRIBUTES if name in system}
     if is_fifo_arn(queue_arn) and "SequenceNumber" not in attributes:
-        attributes["SequenceNumber"] = _sequence_number()
+        sent = attributes.get("SentTimestamp")
+        attributes["SequenceNumber"] = _sequence_number(
+            int(sent) if sent and sent.isdigit() else None, str(message.get("MessageId", ""))
+        )
     body = message.get("Body", "")
     return {
         "messageId": message["MessageId"],

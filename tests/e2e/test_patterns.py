@@ -6,7 +6,6 @@ AWS would do (retries, DLQs, destinations, checkpoints, exactly-once effects), c
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 from eventweave.testing import EphemeralStack, wait_until
@@ -167,7 +166,7 @@ def test_fan_in_completes_exactly_once_under_duplicate_delivery(stack, effects: 
     wait_until(
         lambda: all(effects.count("part", f"{job}#{i}") >= 1 for i in range(5)), timeout=30, what="every part processed"
     )
-    time.sleep(2)  # let any duplicate task finish: a second completion would show up now
+    stack.wait_idle(timeout=30)  # every duplicate task has run: a second completion would show up now
     assert effects.count("complete", job) == 1
 
 
@@ -180,5 +179,5 @@ def test_recursion_guard_stops_a_loop_through_dynamodb_streams(stack, effects: E
     assert any(b.get("reason") == "recursion-limit" for b in bodies), bodies
     runs = effects.count("loop", pk)
     assert 16 <= runs <= 18
-    time.sleep(2)
+    stack.wait_idle(timeout=30)
     assert effects.count("loop", pk) == runs  # stopped, not still going

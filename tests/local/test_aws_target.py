@@ -69,8 +69,9 @@ def test_each_ephemeral_stack_gets_a_unique_name_its_outputs_and_is_destroyed(ta
     deploy, destroy = _calls(tmp_path)
     assert deploy[:2] == ["deploy", "Tiny"] and "--require-approval" in deploy and "never" in deploy
     assert destroy[:2] == ["destroy", "Tiny"] and "--force" in destroy
-    remaining = [s["StackName"] for s in cloudformation.list_stacks()["StackSummaries"]
-                 if s["StackStatus"] != "DELETE_COMPLETE"]
+    remaining = [
+        s["StackName"] for s in cloudformation.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"
+    ]
     assert name not in remaining
     # The user's assembly is untouched; the view links its assets instead of copying them.
     assert "stackName" not in json.loads((assembly / "manifest.json").read_text())["artifacts"]["Tiny"]["properties"]

@@ -19,8 +19,13 @@ CODE = Path(__file__).parent / "fixtures"
 
 
 def spec(name: str, handler: str, **kwargs: object) -> FunctionSpec:
-    return FunctionSpec(name=name, arn=f"arn:aws:lambda:us-east-1:000000000000:function:{name}",
-                        handler=f"fn.{handler}", code_dir=CODE, **kwargs)  # type: ignore[arg-type]
+    return FunctionSpec(
+        name=name,
+        arn=f"arn:aws:lambda:us-east-1:000000000000:function:{name}",
+        handler=f"fn.{handler}",
+        code_dir=CODE,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 class Api:
@@ -52,14 +57,25 @@ def plane_and_service(lines: list[str]) -> Iterator[tuple[DataPlane, LambdaServi
     plane.function_exists = service.exists
     plane.start()
     service.endpoint_url = plane.endpoint
-    for name, handler, extra in [("echo", "echo", {}), ("boom", "boom", {}), ("noisy", "noisy", {}),
-                                 ("slow", "sleep", {"timeout_seconds": 1}), ("crash", "crash", {}),
-                                 ("pair", "sleep", {"reserved_concurrency": 2, "timeout_seconds": 30}),
-                                 ("throttled", "echo", {"reserved_concurrency": 0}),
-                                 ("missing", "nothing_here", {})]:
+    for name, handler, extra in [
+        ("echo", "echo", {}),
+        ("boom", "boom", {}),
+        ("noisy", "noisy", {}),
+        ("slow", "sleep", {"timeout_seconds": 1}),
+        ("crash", "crash", {}),
+        ("pair", "sleep", {"reserved_concurrency": 2, "timeout_seconds": 30}),
+        ("throttled", "echo", {"reserved_concurrency": 0}),
+        ("missing", "nothing_here", {}),
+    ]:
         service.register(spec(name, handler, **extra))
-    service.register(FunctionSpec(name="badmodule", arn="arn:aws:lambda:us-east-1:000000000000:function:badmodule",
-                                  handler="no_such_module.handler", code_dir=CODE))
+    service.register(
+        FunctionSpec(
+            name="badmodule",
+            arn="arn:aws:lambda:us-east-1:000000000000:function:badmodule",
+            handler="no_such_module.handler",
+            code_dir=CODE,
+        )
+    )
     try:
         yield plane, service, api
     finally:
@@ -129,8 +145,9 @@ def test_function_output_goes_to_the_log_with_its_name(plane_and_service, lines)
 def test_reserved_concurrency_bounds_parallel_workers(plane_and_service):
     _, service, _ = plane_and_service
     results: list[InvokeResult] = []
-    threads = [threading.Thread(target=lambda: results.append(service.invoke("pair", b'{"seconds": 0.5}')))
-               for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: results.append(service.invoke("pair", b'{"seconds": 0.5}'))) for _ in range(4)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -154,8 +171,13 @@ def test_unknown_functions_are_named_in_the_error(plane_and_service):
 
 def test_boto3_invoke_against_the_data_plane(plane_and_service):
     plane, _, api = plane_and_service
-    lam = boto3.client("lambda", endpoint_url=plane.endpoint, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=plane.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     response = lam.invoke(FunctionName="echo", Payload=b'{"via": "boto3"}')
     assert response["StatusCode"] == 200 and "FunctionError" not in response
     assert json.loads(response["Payload"].read())["event"] == {"via": "boto3"}
@@ -167,6 +189,11 @@ def test_boto3_invoke_against_the_data_plane(plane_and_service):
     assert lam.invoke(FunctionName="echo", InvocationType="DryRun")["StatusCode"] == 204
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.invoke(FunctionName="nope", Payload=b"{}")
-    sqs = boto3.client("sqs", endpoint_url=plane.endpoint, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=plane.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     assert "QueueUrl" in sqs.create_queue(QueueName="gateway-passes-other-calls")

@@ -102,8 +102,13 @@ def test_cookies_are_split_out_of_the_headers():
 def test_response_rules():
     assert http_response({"statusCode": 204}) == (204, [("Content-Type", "application/json")], b"")
     status, headers, body = http_response(
-        {"statusCode": 200, "body": base64.b64encode(b"\x00").decode(), "isBase64Encoded": True,
-         "headers": {"Content-Type": "image/png"}, "cookies": ["s=1"]}
+        {
+            "statusCode": 200,
+            "body": base64.b64encode(b"\x00").decode(),
+            "isBase64Encoded": True,
+            "headers": {"Content-Type": "image/png"},
+            "cookies": ["s=1"],
+        }
     )
     assert (status, body) == (200, b"\x00")
     assert ("Set-Cookie", "s=1") in headers and ("Content-Type", "image/png") in headers

@@ -1,0 +1,120 @@
+"""Two fixes to moto's data plane (5.2.5) where what it delivers differs from what AWS delivers, installed with the
+fast clock when the embedded data plane starts (:meth:`eventweave.local.gateway.DataPlane.start`).
+
+* **Binary attributes on SNS raw delivery.** moto's ``Subscription.publish`` (``moto/sns/models.py``) hands SQS the
+  SNS notification form of a Binary attribute, base64 *text*, as ``BinaryValue``; SQS keeps the bytes ``SendMessage``
+  gave it, so ``Message.attribute_md5`` raises ``TypeError: Strings must be encoded before hashing`` and every
+  ``ReceiveMessage`` on that queue fails (HTTP 500) for as long as the message is there. ``SQSBackend.send_message`` is
+  wrapped to decode a text ``BinaryValue`` of a Binary attribute (``Binary`` / ``Binary.<custom>``) from base64, so the
+  queue stores the bytes that were published, as SQS does.
+* **The EventBridge envelope to SQS targets.** Without an ``InputTransformer`` moto renders the event through a text
+  template (``EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE`` in ``moto/events/utils.py``) that leaves out
+  ``account``, replaces ``<id>``, ``<source>``, ``<time>``... *inside the detail's own strings* with the event's
+  values, and fails ``PutEvents`` when a source or detail-type holds a quote. ``EventTemplateParser.parse`` is
+  replaced, for that case only, by the envelope itself in AWS's key order (:data:`eventweave.wire.eventbridge.
+  ENVELOPE_KEYS`); ``time`` stays the number moto keeps, which its SQS sender turns into AWS's ISO text. With an
+  ``InputTransformer`` moto's own rendering runs unchanged.
+
+``tests/local/test_moto_fixes.py`` holds a contract test per patched internal: it fails when moto changes what is
+patched here (a signature, the bug itself), so the patch is revisited rather than silently wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+from eventweave.wire.attributes import is_binary_type
+from eventweave.wire.eventbridge import ENVELOPE_KEYS
+
+__all__ = ["binary_values_as_bytes", "envelope", "install", "installed", "uninstall"]
+
+_ORIGINAL: dict[str, Any] = {}
+
+
+def binary_values_as_bytes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """``attributes`` (SQS API form) with each Binary attribute's text ``BinaryValue`` decoded from base64 to bytes.
+
+    Bytes are left as they are; text that is not base64 is kept as its UTF-8 bytes (never dropped).
+    """
+    out: dict[str, Any] = {}
+    for name, value in attributes.items():
+        text = value.get("BinaryValue") if isinstance(value, dict) else None
+        if not isinstance(text, str) or not is_binary_type(value.get("DataType")):
+            out[name] = value
+            continue
+        try:
+            data = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            data = text.encode()
+        out[name] = {**value, "BinaryValue": data}
+    return out
+
+
+def _send_message(
+    self: Any,
+    queue_name: str,
+    message_body: str,
+    message_attributes: dict[str, Any] | None = None,
+    delay_seconds: int | None = None,
+    deduplication_id: str | None = None,
+    group_id: str | None = None,
+    system_attributes: dict[str, Any] | None = None,
+    validate_group_id: bool = True,
+) -> Any:
+    if message_attributes:
+        message_attributes = binary_values_as_bytes(message_attributes)
+    return _ORIGINAL["send_message"](
+        self,
+        queue_name,
+        message_body,
+        message_attributes=message_attributes,
+        delay_seconds=delay_seconds,
+        deduplication_id=deduplication_id,
+        group_id=group_id,
+        system_attributes=system_attributes,
+        validate_group_id=validate_group_id,
+    )
+
+
+def envelope(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The EventBridge envelope of moto's internal event message, in AWS's key order (no ``ingestion-time``)."""
+    return {key: event[key] for key in ENVELOPE_KEYS if key in event}
+
+
+def _parse(input_template: str | None, input_paths_map: dict[str, Any] | None, event: Any) -> Any:
+    if input_template is None and not input_paths_map:
+        return envelope(event)
+    return _ORIGINAL["parse"].__func__(input_template, input_paths_map or {}, event)
+
+
+def install() -> None:
+    """Apply both fixes (idempotent)."""
+    sqs_backend, parser = _targets()
+    if not _ORIGINAL:
+        _ORIGINAL["send_message"] = sqs_backend.send_message
+        _ORIGINAL["parse"] = parser.__dict__["parse"]  # the staticmethod object, to restore it as it was
+    sqs_backend.send_message = _send_message
+    parser.parse = staticmethod(_parse)
+
+
+def uninstall() -> None:
+    """Restore moto's own functions."""
+    sqs_backend, parser = _targets()
+    if _ORIGINAL:
+        sqs_backend.send_message = _ORIGINAL["send_message"]
+        parser.parse = _ORIGINAL["parse"]
+
+
+def installed() -> bool:
+    sqs_backend, parser = _targets()
+    return sqs_backend.__dict__.get("send_message") is _send_message and parser.__dict__["parse"].__func__ is _parse
+
+
+def _targets() -> tuple[Any, Any]:
+    from moto.events.utils import EventTemplateParser
+    from moto.sqs.models import SQSBackend
+
+    return SQSBackend, EventTemplateParser
