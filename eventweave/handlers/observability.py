@@ -113,6 +113,7 @@ class BatchMetrics:
             disabled = os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")
         self.disabled = disabled
         self._heads: dict[tuple[str, ...], tuple[str, str]] = {}
+        self._processed_head: tuple[str, str] | None = None
 
     def document(self, counts: BatchCounts) -> str:
         if not (counts.failed or counts.poison or counts.duplicate or counts.recursion_stopped or counts.ignored):
@@ -144,6 +145,19 @@ class BatchMetrics:
     def emit(self, counts: BatchCounts) -> None:
         if not self.disabled:
             sys.stdout.write(self.document(counts) + "\n")
+
+    def emit_processed(self, processed: int) -> None:
+        """:meth:`emit` for the usual invocation, every record processed (no counts object to build)."""
+        if self.disabled:
+            return
+        head = self._processed_head
+        if head is None:
+            self.emit(BatchCounts(processed=processed))
+            cached = self._heads.get(("RecordsProcessed",))
+            if cached is not None:
+                self._processed_head = (cached[0], cached[1] + ',"RecordsProcessed":')
+            return
+        sys.stdout.write(f"{head[0]}{time.time_ns() // 1_000_000}{head[1]}{processed}}}\n")
 
 
 def flush_user_metrics(metrics: Metrics) -> None:

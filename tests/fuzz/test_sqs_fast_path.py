@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 
 from eventweave.handlers import Settings, SqsHandler
+from eventweave.handlers.observability import BatchCounts
 from tests.fuzz.strategies import Case, FuzzDeadLetter, Item, act, sqs_cases
 
 SETTINGS = Settings(dlq="https://sqs.us-east-1.amazonaws.com/123456789012/fuzz-dlq", function_name="fuzz-fn")
@@ -45,7 +46,8 @@ def _run(case: Case, fast: bool) -> tuple[Any, ...]:
     handler.dead_letter = dlq  # type: ignore[assignment]
     records = copy.deepcopy(case.records)
     if fast:
-        failures, counts = handler._run_plain(records, case.context)
+        failures, maybe_counts, processed = handler._run_plain(records, case.context)
+        counts = maybe_counts if maybe_counts is not None else BatchCounts(processed=processed)
     else:
         failures, counts, _ = handler._run(records, case.context, "independent")
     offers = [
