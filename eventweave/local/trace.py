@@ -21,10 +21,7 @@ Example::
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 import threading
 import time
 from collections import deque
@@ -33,49 +30,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from eventweave.wire.inspect import describe_event
+
 __all__ = ["Invocation", "Journal", "PollFailure", "describe_payload", "read_failures", "read_journal"]
-
-# Quotes may be escaped once or more: an SNS envelope inside an SQS body, a payload inside a destination record.
-_Q = r'\\*"'
-_PATTERNS = (
-    # SQS / SNS message attributes: "eventweave-correlation-id": {"stringValue"|"StringValue"|"Value": "..."}
-    re.compile(
-        rf"eventweave-correlation-id{_Q}\s*:\s*\{{[^{{}}]*?{_Q}(?:stringValue|StringValue|Value){_Q}\s*:\s*{_Q}([^\"\\]+)"
-    ),
-    # __context in EventBridge detail / Kinesis data (plain JSON) and in DynamoDB images ({"S": "..."}).
-    re.compile(rf"{_Q}correlationId{_Q}\s*:\s*(?:\{{\s*{_Q}S{_Q}\s*:\s*)?{_Q}([^\"\\]+)"),
-)
-
-
-def _correlations(text: str) -> list[str]:
-    found: dict[str, None] = {}
-    for pattern in _PATTERNS:
-        for match in pattern.finditer(text):
-            found.setdefault(match.group(1), None)
-    return list(found)
 
 
 def describe_payload(payload: bytes) -> tuple[int, list[str]]:
-    """``(batch size, correlation ids)`` of an invocation payload; a payload without ``Records`` is a batch of one."""
-    text = payload.decode(errors="replace")
-    size = 1
-    decoded: list[str] = []
-    if text.startswith("{") and '"Records"' in text:
-        try:
-            document = json.loads(text)
-        except ValueError:
-            document = None
-        records = document.get("Records") if isinstance(document, dict) else None
-        if isinstance(records, list):
-            size = len(records)
-            for record in records:
-                data = record.get("kinesis", {}).get("data") if isinstance(record, dict) else None
-                if isinstance(data, str):
-                    try:
-                        decoded.append(base64.b64decode(data).decode(errors="replace"))
-                    except (binascii.Error, ValueError):
-                        continue
-    return size, _correlations(text + "".join(decoded))
+    """``(batch size, correlation ids)`` of an invocation payload (read by :mod:`eventweave.wire.inspect`); a payload
+    that is not JSON is a batch of one without correlation."""
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return 1, []
+    return describe_event(event)
 
 
 @dataclass(frozen=True)

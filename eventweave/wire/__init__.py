@@ -10,7 +10,7 @@ with them, and the handler engine reads records with them, so the three cannot d
 * :mod:`.logs`: CloudWatch Logs subscription data; :mod:`.destinations`: async destination records, the async DLQ
   message and stream on-failure records; :mod:`.poison`: eventweave's poison record;
 * :mod:`.envelopes`: unwrapping SNS and EventBridge envelopes around a payload; :mod:`.trace`: eventweave's trace
-  metadata; :mod:`.payloads`: raw text and bytes payloads.
+  metadata; :mod:`.payloads`: raw text and bytes payloads; :mod:`.inspect`: the trace of any event, for tools.
 
 It depends on pydantic and the standard library only (it ships inside every function; no boto3), and importing this
 package imports nothing: names load from their module on first use.
@@ -39,7 +39,9 @@ __all__ = [
     "async_dlq_message",
     "async_record",
     "awslogs_event",
+    "correlation_ids",
     "decode_data",
+    "describe_event",
     "deserialize",
     "deserialize_image",
     "destination_event_entry",
@@ -96,6 +98,8 @@ _WHERE = {
     "poison_document": "poison",
     "unwrap_text": "envelopes",
     "UndecodablePayload": "payloads",
+    "correlation_ids": "inspect",
+    "describe_event": "inspect",
 }
 
 
@@ -125,6 +129,7 @@ if TYPE_CHECKING:
     from .dynamodb import deserialize, deserialize_image, serialize, serialize_image, stream_record
     from .envelopes import unwrap_text
     from .eventbridge import event, event_from_entry
+    from .inspect import correlation_ids, describe_event
     from .kinesis import decode_data, kinesis_record
     from .logs import LogEvent, LogsData, awslogs_event
     from .payloads import UndecodablePayload

@@ -8,6 +8,9 @@ import time
 from pathlib import Path
 
 from eventweave.local.trace import Invocation, Journal, describe_payload, read_journal
+from eventweave.wire.sns import notification, notification_json
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:orders"
 
 
 def _sqs_record(body: str, correlation: str | None = None) -> dict:
@@ -23,13 +26,18 @@ def test_sqs_batch_counts_records_and_reads_message_attributes():
 
 
 def test_sns_envelope_inside_an_sqs_body_is_read_through_the_escaping():
-    envelope = {
-        "Type": "Notification",
-        "Message": "{}",
-        "MessageAttributes": {"eventweave-correlation-id": {"Type": "String", "Value": "c-sns"}},
-    }
-    payload = {"Records": [_sqs_record(json.dumps(envelope))]}
+    envelope = notification(
+        "{}", topic_arn=TOPIC, raw_attributes={"eventweave-correlation-id": {"Type": "String", "Value": "c-sns"}}
+    )
+    payload = {"Records": [_sqs_record(notification_json(envelope))]}
     assert describe_payload(json.dumps(payload).encode()) == (1, ["c-sns"])
+
+
+def test_a_binary_correlation_attribute_is_not_a_correlation_id():
+    envelope = notification("{}", topic_arn=TOPIC, attributes={"eventweave-correlation-id": b"c-binary"})
+    record = _sqs_record(notification_json(envelope))
+    record["messageAttributes"] = {"eventweave-correlation-id": {"binaryValue": "YmluYXJ5", "dataType": "Binary"}}
+    assert describe_payload(json.dumps({"Records": [record]}).encode()) == (1, [])
 
 
 def test_kinesis_data_is_decoded_and_dynamodb_images_are_read():
