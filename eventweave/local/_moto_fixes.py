@@ -1,4 +1,4 @@
-"""Two fixes to moto's data plane (5.2.5) where what it delivers differs from what AWS delivers, installed with the
+"""Three fixes to moto's data plane (5.2.5) where what it delivers differs from what AWS delivers, installed with the
 fast clock when the embedded data plane starts (:meth:`eventweave.local.gateway.DataPlane.start`).
 
 * **Binary attributes on SNS raw delivery.** moto's ``Subscription.publish`` (``moto/sns/models.py``) hands SQS the
@@ -14,6 +14,11 @@ fast clock when the embedded data plane starts (:meth:`eventweave.local.gateway.
   replaced, for that case only, by the envelope itself in AWS's key order (:data:`eventweave.wire.eventbridge.
   ENVELOPE_KEYS`); ``time`` stays the number moto keeps, which its SQS sender turns into AWS's ISO text. With an
   ``InputTransformer`` moto's own rendering runs unchanged.
+* **FIFO groups after a visibility timeout.** moto's ``SQSBackend.receive_message`` releases a timed-out message from
+  its pending set only when its loop reaches that message, and recomputes the blocked groups from the rest, which are
+  still pending: when m2, m3 and m4 of one group time out together, m2 and m3 are skipped as "in flight" and m4 is
+  delivered first, breaking the group's order (SQS returns m2, m3, m4). The wrapper releases every timed-out message
+  of a FIFO queue before moto's loop runs, so the group is free and its oldest message comes first.
 
 ``tests/local/test_moto_fixes.py`` holds a contract test per patched internal: it fails when moto changes what is
 patched here (a signature, the bug itself), so the patch is revisited rather than silently wrong.
@@ -29,7 +34,7 @@ from typing import Any
 from eventweave.wire.attributes import is_binary_type
 from eventweave.wire.eventbridge import ENVELOPE_KEYS
 
-__all__ = ["binary_values_as_bytes", "envelope", "install", "installed", "uninstall"]
+__all__ = ["binary_values_as_bytes", "envelope", "install", "installed", "release_timed_out", "uninstall"]
 
 _ORIGINAL: dict[str, Any] = {}
 
@@ -79,6 +84,20 @@ def _send_message(
     )
 
 
+def release_timed_out(queue: Any) -> None:
+    """Take the messages of a FIFO queue whose visibility timeout has passed out of its pending set."""
+    if not getattr(queue, "fifo_queue", False):
+        return
+    pending = queue.pending_messages
+    for message in [m for m in pending if m.visible]:
+        pending.discard(message)
+
+
+def _receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+    release_timed_out(self.get_queue(queue_name))
+    return _ORIGINAL["receive_message"](self, queue_name, *args, **kwargs)
+
+
 def envelope(event: Mapping[str, Any]) -> dict[str, Any]:
     """The EventBridge envelope of moto's internal event message, in AWS's key order (no ``ingestion-time``)."""
     return {key: event[key] for key in ENVELOPE_KEYS if key in event}
@@ -91,12 +110,14 @@ def _parse(input_template: str | None, input_paths_map: dict[str, Any] | None, e
 
 
 def install() -> None:
-    """Apply both fixes (idempotent)."""
+    """Apply the fixes (idempotent)."""
     sqs_backend, parser = _targets()
     if not _ORIGINAL:
         _ORIGINAL["send_message"] = sqs_backend.send_message
+        _ORIGINAL["receive_message"] = sqs_backend.receive_message
         _ORIGINAL["parse"] = parser.__dict__["parse"]  # the staticmethod object, to restore it as it was
     sqs_backend.send_message = _send_message
+    sqs_backend.receive_message = _receive_message
     parser.parse = staticmethod(_parse)
 
 
@@ -105,12 +126,17 @@ def uninstall() -> None:
     sqs_backend, parser = _targets()
     if _ORIGINAL:
         sqs_backend.send_message = _ORIGINAL["send_message"]
+        sqs_backend.receive_message = _ORIGINAL["receive_message"]
         parser.parse = _ORIGINAL["parse"]
 
 
 def installed() -> bool:
     sqs_backend, parser = _targets()
-    return sqs_backend.__dict__.get("send_message") is _send_message and parser.__dict__["parse"].__func__ is _parse
+    return (
+        sqs_backend.__dict__.get("send_message") is _send_message
+        and sqs_backend.__dict__.get("receive_message") is _receive_message
+        and parser.__dict__["parse"].__func__ is _parse
+    )
 
 
 def _targets() -> tuple[Any, Any]:

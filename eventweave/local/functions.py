@@ -206,6 +206,18 @@ class LambdaService:
             self._log_line(spec, source, "throttled", 0.0, False, payload)
             return InvokeResult(429, body, None)
         worker = self._acquire(pool)
+        if worker is None:
+            # At the function's reserved concurrency Lambda throttles instead of queueing: sync callers get 429,
+            # event source mappings and the async queue retry as AWS documents.
+            body = json.dumps(
+                {
+                    "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+                    "Type": "User",
+                    "message": "Rate Exceeded.",
+                }
+            ).encode()
+            self._log_line(spec, source, "throttled", 0.0, False, payload)
+            return InvokeResult(429, body, None)
         request_id = str(uuid.uuid4())
         started = time.monotonic()
         cold = not worker.ready
@@ -290,18 +302,33 @@ class LambdaService:
         )
         return env
 
-    def _acquire(self, pool: _Pool) -> _Worker:
-        with pool.condition:
-            while True:
-                if pool.closed:
-                    raise UnknownFunctionError(f"Function not found: {pool.spec.name} (it was removed)")
-                if pool.idle:
-                    pool.busy += 1
-                    return pool.idle.pop()
-                if pool.busy < pool.limit:
-                    pool.busy += 1
-                    break
-                pool.condition.wait()
+    def _acquire(self, pool: _Pool) -> _Worker | None:
+        """A warm environment, a new one, or ``None`` when the function is at its reserved concurrency (throttled).
+
+        Without reserved concurrency the pool's limit is the local cloud's own cap on processes, not a Lambda limit
+        (AWS would run more in parallel), so an invocation waits for a free environment instead of throttling.
+        """
+        dead: list[_Worker] = []
+        try:
+            with pool.condition:
+                while True:
+                    if pool.closed:
+                        raise UnknownFunctionError(f"Function not found: {pool.spec.name} (it was removed)")
+                    while pool.idle:
+                        worker = pool.idle.pop()
+                        if worker.process.poll() is None:
+                            pool.busy += 1
+                            return worker
+                        dead.append(worker)  # Lambda never sends work to an environment that has died
+                    if pool.busy < pool.limit:
+                        pool.busy += 1
+                        break
+                    if pool.spec.reserved_concurrency is not None:
+                        return None
+                    pool.condition.wait()
+        finally:
+            for worker in dead:
+                worker.kill()
         try:
             return _Worker(pool.spec, self._environment(pool.spec), self.python, self.log)
         except BaseException:

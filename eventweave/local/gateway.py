@@ -82,6 +82,10 @@ class _Gateway:
         ]
         if outcome.function_error:
             headers.append(("X-Amz-Function-Error", outcome.function_error))
+        if outcome.status_code == 429:
+            headers.append(("X-Amzn-ErrorType", "TooManyRequestsException"))
+            start_response("429 Too Many Requests", headers)
+            return [outcome.payload]
         start_response(f"{outcome.status_code} OK", headers)
         return [outcome.payload]
 

@@ -167,8 +167,8 @@ class InvokeResult:
 
     @property
     def ok(self) -> bool:
-        """Whether the handler returned normally."""
-        return self.function_error is None
+        """Whether the handler ran and returned normally (a throttled invoke, 429, never ran)."""
+        return self.function_error is None and self.status_code < 300
 
 
 class UnknownFunctionError(LookupError):

@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 _WAIT_SECONDS = 1  # long-poll slice: bounds how long stop() waits
+_MAX_BATCH_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit closes a batch
+_SHORT_RECEIVE_PAUSE = 0.05
 _SHARD_LIST_SECONDS = 10.0
 _BACKOFF_START = 0.2
 _BACKOFF_MAX = 5.0
@@ -264,11 +266,15 @@ class SqsPoller(_PollLoop):
         self.fifo = queue_name.endswith(".fifo")
         self.match = _matcher(spec.filter_patterns)
         self._demand = threading.Event()
+        self._carry: list[dict[str, Any]] = []
+        """Messages received beyond the 6 MB a batch may hold: the first of the next batch."""
+        self._carry_lock = threading.Lock()
         super().__init__(spec.maximum_concurrency or default_concurrency)
 
     def _loop(self, index: int = 0) -> None:
-        """Poller 0 long-polls all the time; the others join while polls return messages (a backlog) and rest
-        when the queue is empty, as Lambda scales SQS pollers with the backlog. Idle, a mapping costs one poll."""
+        """Poller 0 long-polls all the time; the others join while polls return full batches (a backlog) and rest
+        when batches come back partial or empty, as Lambda scales SQS pollers with the backlog. Idle, a mapping costs
+        one poll; a trickle is collected by one poller's batching window instead of split across several."""
         consecutive = 0
         while not self._stop.is_set():
             if index > 0 and not self._demand.is_set():
@@ -283,43 +289,73 @@ class SqsPoller(_PollLoop):
                 self._stop.wait(self.failures.failed(error, consecutive))
                 continue
             consecutive = 0
-            if got:
-                self._demand.set()
+            if got >= min(self.spec.batch_size, 10):
+                self._demand.set()  # a full batch: a backlog, more pollers join
             elif index == 0:
-                self._demand.clear()
+                self._demand.clear()  # a partial batch is a trickle: one poller (one window) takes it
 
     def _log(self, line: str) -> None:
         if self.log is not None:
             self.log(line)
 
     def _receive(self) -> list[dict[str, Any]]:
+        """One batch as Lambda's SQS poller assembles it: a long poll until the first message arrives, then, with a
+        batching window, more receives until ``BatchSize`` messages, the window (counted from the first message) or
+        6 MB of payload; without a window, what the first receive returns."""
         wanted = self.spec.batch_size
-        window = self.spec.maximum_batching_window_seconds
-        messages: list[dict[str, Any]] = []
-        deadline = time.monotonic() + window
-        while len(messages) < wanted and not self._stop.is_set():
-            remaining = deadline - time.monotonic()
-            wait = _WAIT_SECONDS if not messages else max(0, min(_WAIT_SECONDS, int(remaining)))
-            try:
-                response = self.sqs.receive_message(
-                    QueueUrl=self.queue_url,
-                    MaxNumberOfMessages=min(10, wanted - len(messages)),
-                    WaitTimeSeconds=wait,
-                    # All system attributes: FIFO records carry MessageGroupId, MessageDeduplicationId and
-                    # SequenceNumber, every record its receive count and timestamps, as Lambda's poller asks for.
-                    AttributeNames=["All"],  # the older name of the same list, for endpoints that predate it
-                    MessageSystemAttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                )
-            except Exception as error:
-                if messages:
-                    # What was received stays in flight and reappears after its visibility timeout.
-                    self._log(f"{self.name}: ReceiveMessage failed with {len(messages)} message(s) received")
-                raise PollError("ReceiveMessage", error) from error
-            got = response.get("Messages", [])
-            messages.extend(got)
-            if messages and (not got or time.monotonic() >= deadline):
+        window = float(self.spec.maximum_batching_window_seconds)
+        with self._carry_lock:
+            messages, self._carry = self._carry[:wanted], self._carry[wanted:]
+        payload = sum(len(m.get("Body", "")) for m in messages)
+        deadline: float | None = time.monotonic() + window if messages and window > 0 and not self.fifo else None
+        if messages and deadline is None:
+            return messages
+        while len(messages) < wanted and not self._stop.is_set() and payload < _MAX_BATCH_BYTES:
+            if deadline is None:
+                wait = _WAIT_SECONDS
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                # ReceiveMessage waits whole seconds; under a second, short receives keep the window's end exact.
+                wait = min(_WAIT_SECONDS, int(remaining))
+            got = self._receive_some(min(10, wanted - len(messages)), wait, len(messages))
+            for message in got:
+                size = len(message.get("Body", ""))
+                if messages and payload + size > _MAX_BATCH_BYTES:
+                    with self._carry_lock:  # over Lambda's payload limit: the next batch's, still in flight
+                        self._carry.append(message)
+                    continue
+                messages.append(message)
+                payload += size
+            if messages and deadline is None:
+                if window <= 0 or self.fifo:
+                    break  # no window (FIFO queues have none): the batch is what arrived
+                deadline = time.monotonic() + window
+            if self._carry:
                 break
+            if not got and deadline is not None and wait == 0:
+                self._stop.wait(min(_SHORT_RECEIVE_PAUSE, max(0.0, deadline - time.monotonic())))
+        return messages
+
+    def _receive_some(self, count: int, wait: int, held: int) -> list[dict[str, Any]]:
+        try:
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=count,
+                WaitTimeSeconds=wait,
+                # All system attributes: FIFO records carry MessageGroupId, MessageDeduplicationId and
+                # SequenceNumber, every record its receive count and timestamps, as Lambda's poller asks for.
+                AttributeNames=["All"],  # the older name of the same list, for endpoints that predate it
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+        except Exception as error:
+            if held:
+                # What was received stays in flight and reappears after its visibility timeout.
+                self._log(f"{self.name}: ReceiveMessage failed with {held} message(s) received")
+            raise PollError("ReceiveMessage", error) from error
+        messages: list[dict[str, Any]] = response.get("Messages", [])
         return messages
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -535,6 +571,15 @@ class StreamPoller(_PollLoop):
                 continue
             records = batch[low:high]
             result, failed = self._invoke(records)
+            if result.status_code == 429:
+                # Throttled before the function ran: retried until the records expire, not counted as an attempt.
+                if self._too_old(records):
+                    self._give_up(shard, batch[start:high], result, invokes, "RecordAgeExceeded")
+                    segments.pop(0)
+                    start = high
+                    continue
+                self._stop.wait(0.2)
+                continue
             invokes += 1
             if failed == []:
                 segments.pop(0)

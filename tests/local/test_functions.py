@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,19 +144,50 @@ def test_function_output_goes_to_the_log_with_its_name(plane_and_service, lines)
     assert any(" invoke noisy source=direct batch=1 outcome=ok " in line for line in lines)
 
 
-def test_reserved_concurrency_bounds_parallel_workers(plane_and_service):
+def test_reserved_concurrency_throttles_what_it_cannot_run(plane_and_service):
+    """At its reserved concurrency a function throttles (429 TooManyRequestsException), it does not queue the call
+    (docs.aws.amazon.com/lambda/latest/api/API_Invoke.html; shared/notes/aws-semantics.md section 10)."""
     _, service, _ = plane_and_service
     results: list[InvokeResult] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(service.invoke("pair", b'{"seconds": 0.5}'))) for _ in range(4)
-    ]
+    started = threading.Barrier(4)
+
+    def call() -> None:
+        started.wait()
+        results.append(service.invoke("pair", b'{"seconds": 2}'))
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(r.ok for r in results)
-    assert len({json.loads(r.payload)["pid"] for r in results}) <= 2
-    assert sum(r.cold_start for r in results) <= 2
+    assert sorted(r.status_code for r in results) == [200, 200, 429, 429], [r.payload for r in results]
+    throttled = [json.loads(r.payload) for r in results if r.status_code == 429]
+    assert throttled[0]["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert all(r.ok for r in results if r.status_code == 200), [r.payload for r in results]
+    assert len({json.loads(r.payload)["pid"] for r in results if r.status_code == 200}) <= 2
+
+
+def test_a_dead_idle_environment_is_replaced_not_handed_work(plane_and_service):
+    """An environment whose process died while idle is discarded: the next invoke cold-starts a new one instead of
+    failing with Runtime.ExitError (Lambda never sends work to a dead environment)."""
+    _, service, _ = plane_and_service
+    first = service.invoke("echo", b'{"n": 1}')
+    assert first.ok
+    pid = json.loads(first.payload)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not _alive(pid), timeout=10, what="the idle environment to die")
+    second = service.invoke("echo", b'{"n": 2}')
+    assert second.ok, second.payload
+    assert second.cold_start and json.loads(second.payload)["pid"] != pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie still answers kill(0) until its parent reaps it
+        return stat.read().split()[2] != "Z"
 
 
 def test_zero_reserved_concurrency_throttles(plane_and_service):

@@ -153,3 +153,54 @@ def test_the_patched_parser_returns_the_envelope_and_leaves_transformers_to_moto
         input_template='{"kind": "<kind>"}', input_paths_map={"kind": "$.detail.x"}, event=event
     )
     assert transformed == {"kind": "<source>"}
+
+
+# -- SQSBackend.receive_message (moto/sqs/models.py): FIFO groups after a visibility timeout -------------------------
+
+
+def _fifo_queue(sqs: Any) -> str:
+    return sqs.create_queue(
+        QueueName=f"order-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true", "VisibilityTimeout": "1"},
+    )["QueueUrl"]
+
+
+def _time_out(plane: Any, url: str) -> None:
+    """Make every in-flight message of the queue visible again, as its visibility timeout passing would."""
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends["123456789012"]["us-east-1"].get_queue(url.rsplit("/", 1)[-1])
+    for message in queue.pending_messages:
+        message.change_visibility(0)
+
+
+def test_contract_moto_fifo_receive_skips_the_oldest_timed_out_messages_of_a_group(plane):
+    """The bug the receive wrapper works around: without it, m4 comes back before m2 and m3."""
+    sqs = client("sqs", plane.endpoint, "us-east-1")
+    url = _fifo_queue(sqs)
+    for i in range(1, 5):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}", MessageGroupId="g")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    _time_out(plane, url)
+    _moto_fixes.uninstall()
+    try:
+        again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    finally:
+        _moto_fixes.install()
+    assert [m["Body"] for m in again] == ["m4"]  # if moto now returns m2, m3, m4 the wrapper may go
+    assert list(inspect.signature(_moto_fixes._ORIGINAL["receive_message"]).parameters)[:2] == ["self", "queue_name"]
+
+
+def test_a_group_that_timed_out_comes_back_oldest_first(plane):
+    sqs = client("sqs", plane.endpoint, "us-east-1")
+    url = _fifo_queue(sqs)
+    for i in range(1, 5):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}", MessageGroupId="g")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in first] == ["m1", "m2", "m3", "m4"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []  # group in flight
+    _time_out(plane, url)
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in again] == ["m2", "m3", "m4"]
