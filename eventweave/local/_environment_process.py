@@ -135,11 +135,11 @@ def main() -> int:
         if request is None:
             return 0
         if import_error is not None:
-            write_message(responses, {"error": import_error})
-            continue
+            # Lambda discards an environment whose init failed; the next invoke runs init again in a new one.
+            write_message(responses, {"error": import_error, "init_failed": True})
+            return 1
         try:
             result = function(json.loads(request["payload"]), LambdaContext(request))
-            payload = json.dumps(result)
         except Exception as error:
             trace = traceback.format_exception(error)
             message = _error(type(error).__name__, str(error), [line.rstrip("\n") for line in trace])
@@ -149,6 +149,11 @@ def main() -> int:
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
+        try:
+            payload = json.dumps(result)
+        except (TypeError, ValueError) as error:
+            write_message(responses, {"error": _error("Runtime.MarshalError", f"Unable to marshal response: {error}")})
+            continue
         write_message(responses, {"payload": payload})
 
 

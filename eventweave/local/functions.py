@@ -191,10 +191,22 @@ class LambdaService:
 
     # -- invoking -------------------------------------------------------------------------------------------------
 
-    def invoke(self, function_name: str, payload: bytes, *, source: str = "direct") -> InvokeResult:
-        """Run the function on ``payload`` and wait for its answer (RequestResponse)."""
+    def invoke(
+        self, function_name: str, payload: bytes, *, source: str = "direct", request_id: str | None = None
+    ) -> InvokeResult:
+        """Run the function on ``payload`` and wait for its answer (RequestResponse). ``request_id``: the id the
+        invocation runs under (an asynchronous event keeps its id across retries, as on AWS); a new one if not given.
+        """
         pool = self._pool(function_name)
         spec = pool.spec
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            body = json.dumps(
+                {"Type": "User", "message": f"Could not parse request body into json: invalid UTF-8 ({bad})"}
+            ).encode()
+            self._log_line(spec, source, "InvalidRequestContentException", 0.0, False, payload)
+            return InvokeResult(400, body, None)
         if pool.limit == 0:
             body = json.dumps(
                 {
@@ -218,7 +230,7 @@ class LambdaService:
             ).encode()
             self._log_line(spec, source, "throttled", 0.0, False, payload)
             return InvokeResult(429, body, None)
-        request_id = str(uuid.uuid4())
+        request_id = request_id or str(uuid.uuid4())
         started = time.monotonic()
         cold = not worker.ready
         deadline = started + spec.timeout_seconds
@@ -231,11 +243,13 @@ class LambdaService:
                 deadline = time.monotonic() + spec.timeout_seconds
             request = {
                 "request_id": request_id,
-                "payload": payload.decode(errors="replace"),
+                "payload": text,
                 "deadline_ms": int((time.time() + max(0.0, deadline - time.monotonic())) * 1000),
                 "function_arn": spec.arn,
             }
             outcome = worker.call(request, deadline)
+            if outcome is not None and outcome.get("init_failed"):
+                healthy = False  # the environment exits; the next invoke runs init again
             if outcome is None:
                 healthy = False
                 outcome = {

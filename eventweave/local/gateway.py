@@ -86,6 +86,10 @@ class _Gateway:
             headers.append(("X-Amzn-ErrorType", "TooManyRequestsException"))
             start_response("429 Too Many Requests", headers)
             return [outcome.payload]
+        if outcome.status_code == 400:
+            headers.append(("X-Amzn-ErrorType", "InvalidRequestContentException"))
+            start_response("400 Bad Request", headers)
+            return [outcome.payload]
         start_response(f"{outcome.status_code} OK", headers)
         return [outcome.payload]
 

@@ -181,7 +181,7 @@ class AsyncInvoker:
             self._fail(event, config, function_arn, dead_letter, None, "EventAgeExceeded")
             return
         event.attempts += 1
-        result = self.invoker.invoke(event.function, event.payload, source=event.source)
+        result = self.invoker.invoke(event.function, event.payload, source=event.source, request_id=event.request_id)
         if result.ok:
             if config.on_success is not None:
                 self._deliver(config.on_success.arn, self._record(event, function_arn, result, "Success"))

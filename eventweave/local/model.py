@@ -178,8 +178,11 @@ class UnknownFunctionError(LookupError):
 class Invoker(Protocol):
     """What the pollers and push paths need from the Lambda service: a synchronous invoke by function name."""
 
-    def invoke(self, function_name: str, payload: bytes, *, source: str = "direct") -> InvokeResult:
-        """Run ``function_name`` on ``payload`` and wait; ``source`` labels the invocation in the local log."""
+    def invoke(
+        self, function_name: str, payload: bytes, *, source: str = "direct", request_id: str | None = None
+    ) -> InvokeResult:
+        """Run ``function_name`` on ``payload`` and wait; ``source`` labels the invocation in the local log,
+        ``request_id`` (when given) is the id it runs under."""
         ...
 
 

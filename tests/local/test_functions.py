@@ -68,6 +68,7 @@ def plane_and_service(lines: list[str]) -> Iterator[tuple[DataPlane, LambdaServi
         ("pair", "sleep", {"reserved_concurrency": 2, "timeout_seconds": 30}),
         ("throttled", "echo", {"reserved_concurrency": 0}),
         ("missing", "nothing_here", {}),
+        ("unmarshalable", "unmarshalable", {}),
     ]:
         service.register(spec(name, handler, **extra))
     service.register(
@@ -230,3 +231,42 @@ def test_boto3_invoke_against_the_data_plane(plane_and_service):
         aws_secret_access_key="testing",
     )
     assert "QueueUrl" in sqs.create_queue(QueueName="gateway-passes-other-calls")
+
+
+def test_an_init_failure_discards_the_environment_and_init_runs_again(plane_and_service, tmp_path):
+    """Lambda retries init on the next invoke after an init failure; once its cause is gone the function works
+    (docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html; aws-semantics.md section 8)."""
+    _, service, _ = plane_and_service
+    marker = tmp_path / "config-ready"
+    service.register(
+        FunctionSpec(
+            name="flaky",
+            arn="arn:aws:lambda:us-east-1:000000000000:function:flaky",
+            handler="flaky_init.handler",
+            code_dir=CODE,
+            environment={"FLAKY_INIT_MARKER": str(marker)},
+        )
+    )
+    first = service.invoke("flaky", b"{}")
+    assert json.loads(first.payload)["errorType"] == "Runtime.ImportModuleError"
+    assert "configuration not there yet" in json.loads(first.payload)["errorMessage"]
+    marker.write_text("ok")
+    second = service.invoke("flaky", b"{}")
+    assert second.ok and json.loads(second.payload)["initialised"] is True
+    assert second.cold_start
+
+
+def test_an_unserialisable_result_is_a_marshal_error(plane_and_service):
+    _, service, _ = plane_and_service
+    result = service.invoke("unmarshalable", b"{}")
+    error = json.loads(result.payload)
+    assert result.function_error == "Unhandled"
+    assert error["errorType"] == "Runtime.MarshalError"
+    assert error["errorMessage"].startswith("Unable to marshal response: Object of type set is not JSON serializable")
+
+
+def test_a_payload_that_is_not_utf8_is_refused_not_corrupted(plane_and_service):
+    _, service, _ = plane_and_service
+    result = service.invoke("echo", b'{"text": "\xff\xfe"}')
+    assert result.status_code == 400
+    assert "Could not parse request body into json" in json.loads(result.payload)["message"]
