@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from .assembly import CloudAssembly
 from .deployer import Deployer, Deployment
-from .functions import LambdaService
+from .functions import DEFAULT_IDLE_TTL_SECONDS, LambdaService
 from .gateway import DataPlane
 from .http_front import FunctionUrlServer
 from .invocations import AsyncInvoker, PushRelay
@@ -112,8 +112,11 @@ class LocalCloud:
         async_retry_delays: tuple[float, ...] = (1.0, 2.0),
         default_concurrency: int = 4,
         journal_path: str | Path | None = None,
+        idle_ttl_seconds: float = DEFAULT_IDLE_TTL_SECONDS,
     ) -> None:
         self.port = port
+        self.idle_ttl_seconds = idle_ttl_seconds
+        """Warm execution environments idle this long are shut down (default five minutes)."""
         self.region = region
         self.account_id = account_id
         self.log = log or _stderr_log
@@ -143,6 +146,7 @@ class LocalCloud:
             log=self.log,
             default_concurrency=self.default_concurrency,
             journal=self.journal,
+            idle_ttl_seconds=self.idle_ttl_seconds,
         )
         self.async_invoker = AsyncInvoker(
             self.lambdas,

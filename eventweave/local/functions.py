@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +26,7 @@ from ._environment_process import read_message, write_message
 from .model import FunctionSpec, InvokeResult, LogSink, UnknownFunctionError
 from .trace import Invocation, Journal, describe_payload
 
-__all__ = ["LambdaService"]
+__all__ = ["DEFAULT_IDLE_TTL_SECONDS", "LambdaService"]
 
 INIT_TIMEOUT_SECONDS = 10.0
 """Lambda's limit for the init phase (imports, module-level code) of an on-demand execution environment."""
@@ -35,6 +36,12 @@ _PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_
 
 class _WorkerDiedError(Exception):
     pass
+
+
+_MEMORY_CHECK_SECONDS = 0.05
+DEFAULT_IDLE_TTL_SECONDS = 300.0
+"""Idle environments are shut down after five minutes (AWS reclaims them after an undocumented, longer while)."""
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 class _Worker:
@@ -53,12 +60,16 @@ class _Worker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a timeout or OOM kill takes the handler's children too
         )
         os.close(req_r)
         os.close(resp_w)
         self._pump = threading.Thread(target=self._forward, args=(self.process.stdout, log), daemon=True)
         self._pump.start()
         self.ready = False
+        self.idle_since = time.monotonic()
+        self.out_of_memory = False
+        self._limit_bytes = spec.memory_mb * 1024 * 1024
 
     def _forward(self, stream: IO[bytes] | None, log: LogSink | None) -> None:
         if stream is None:
@@ -84,14 +95,36 @@ class _Worker:
         self.ready = True
 
     def call(self, request: dict[str, Any], deadline: float) -> dict[str, Any] | None:
+        """Send one invocation and wait for its answer until ``deadline``; ``None`` on timeout. The environment's
+        resident memory is watched meanwhile: over the function's memory size it is killed, as Lambda does
+        (``out_of_memory`` is then set and :class:`_WorkerDiedError` raised)."""
         write_message(self._req_w, request)
-        return self._receive(deadline - time.monotonic())
+        while True:
+            remaining = deadline - time.monotonic()
+            message = self._receive(min(_MEMORY_CHECK_SECONDS, remaining))
+            if message is not None:
+                return message
+            if self.resident_bytes() > self._limit_bytes:
+                self.out_of_memory = True
+                self.kill()
+                raise _WorkerDiedError
+            if remaining <= _MEMORY_CHECK_SECONDS:
+                return None
+
+    def resident_bytes(self) -> int:
+        """The environment process's resident set size (0 when it is gone)."""
+        try:
+            with open(f"/proc/{self.process.pid}/statm") as statm:
+                return int(statm.read().split()[1]) * _PAGE_SIZE
+        except (OSError, ValueError, IndexError):
+            return 0
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self._req_w)
         if self.process.poll() is None:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
         with contextlib.suppress(OSError):
             os.close(self._resp_r)
@@ -128,8 +161,13 @@ class LambdaService:
         default_concurrency: int = 4,
         python: str = sys.executable,
         journal: Journal | None = None,
+        idle_ttl_seconds: float = DEFAULT_IDLE_TTL_SECONDS,
     ) -> None:
         self.endpoint_url = endpoint_url
+        self.idle_ttl_seconds = idle_ttl_seconds
+        """How long a warm environment may sit idle before it is shut down (Lambda reclaims idle environments too)."""
+        self._reaper: threading.Thread | None = None
+        self._closing = threading.Event()
         self.journal = journal
         self.region = region
         self.account_id = account_id
@@ -149,8 +187,32 @@ class LambdaService:
         with self._lock:
             old = self._pools.pop(spec.name, None)
             self._pools[spec.name] = _Pool(spec, limit)
+            if self._reaper is None:
+                self._reaper = threading.Thread(target=self._reap_idle, name="lambda-idle-reaper", daemon=True)
+                self._reaper.start()
         if old is not None:
             self._close_pool(old)
+
+    def _reap_idle(self) -> None:
+        """Shut down environments idle for longer than :attr:`idle_ttl_seconds`, so memory returns to the idle
+        figure after a burst."""
+        while not self._closing.wait(min(5.0, max(0.05, self.idle_ttl_seconds / 4))):
+            self.reap_idle()
+
+    def reap_idle(self) -> int:
+        """Shut down the environments idle for longer than the TTL now; how many were."""
+        cutoff = time.monotonic() - self.idle_ttl_seconds
+        with self._lock:
+            pools = list(self._pools.values())
+        expired: list[_Worker] = []
+        for pool in pools:
+            with pool.condition:
+                keep = [w for w in pool.idle if w.idle_since > cutoff]
+                expired.extend(w for w in pool.idle if w.idle_since <= cutoff)
+                pool.idle = keep
+        for worker in expired:
+            worker.kill()
+        return len(expired)
 
     def unregister(self, name: str) -> None:
         """Forget a function and stop its workers."""
@@ -277,10 +339,14 @@ class LambdaService:
                 code: int | None = worker.process.wait(timeout=5)  # the pipe closes before the process is reaped
             except subprocess.TimeoutExpired:
                 code = None
+            how = f"signal: {signal.Signals(-code).name.removeprefix('SIG').lower()}" if code and code < 0 else None
             outcome = {
                 "error": {
-                    "errorType": "Runtime.ExitError",
-                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}",
+                    "errorType": "Runtime.OutOfMemory" if worker.out_of_memory else "Runtime.ExitError",
+                    "errorMessage": (
+                        f"RequestId: {request_id} Error: Runtime exited with error: "
+                        f"{'signal: killed' if worker.out_of_memory else how or f'exit status {code}'}"
+                    ),
                 }
             }
         finally:
@@ -356,6 +422,7 @@ class LambdaService:
             pool.busy -= 1
             keep = healthy and not pool.closed
             if keep:
+                worker.idle_since = time.monotonic()
                 pool.idle.append(worker)
             pool.condition.notify()
         if not keep:
@@ -403,6 +470,7 @@ class LambdaService:
 
     def close(self) -> None:
         """Stop every worker."""
+        self._closing.set()
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:

@@ -69,6 +69,8 @@ def plane_and_service(lines: list[str]) -> Iterator[tuple[DataPlane, LambdaServi
         ("throttled", "echo", {"reserved_concurrency": 0}),
         ("missing", "nothing_here", {}),
         ("unmarshalable", "unmarshalable", {}),
+        ("hog", "hog", {"memory_mb": 128, "timeout_seconds": 20}),
+        ("spawner", "spawn_and_sleep", {"timeout_seconds": 2}),
     ]:
         service.register(spec(name, handler, **extra))
     service.register(
@@ -270,3 +272,40 @@ def test_a_payload_that_is_not_utf8_is_refused_not_corrupted(plane_and_service):
     result = service.invoke("echo", b'{"text": "\xff\xfe"}')
     assert result.status_code == 400
     assert "Could not parse request body into json" in json.loads(result.payload)["message"]
+
+
+def test_a_function_over_its_memory_size_fails_with_out_of_memory(plane_and_service):
+    """Lambda stops an environment that exceeds the function's memory (Runtime.OutOfMemory, aws-semantics.md 8)."""
+    _, service, _ = plane_and_service
+    result = service.invoke("hog", b'{"mb": 400}')
+    error = json.loads(result.payload)
+    assert result.function_error == "Unhandled"
+    assert error["errorType"] == "Runtime.OutOfMemory"
+    assert "signal: killed" in error["errorMessage"]
+    assert service.invoke("echo", b"{}").ok  # the other functions are unaffected
+
+
+def test_a_timeout_kills_the_handlers_children_too(plane_and_service, lines):
+    _, service, _ = plane_and_service
+    result = service.invoke("spawner", b"{}")
+    assert json.loads(result.payload)["errorType"] == "Sandbox.Timedout"
+    found = wait_until(
+        lambda: next((line for line in lines if "[spawner] child pid" in line), None), timeout=10, what="the child"
+    )
+    child = int(found.rsplit(" ", 1)[1])
+    wait_until(lambda: not _alive(child), timeout=10, what="the handler's child process to be killed with it")
+
+
+def test_idle_environments_are_shut_down_after_the_ttl(tmp_path):
+    plane = DataPlane()
+    plane.start()
+    service = LambdaService(endpoint_url=plane.endpoint, idle_ttl_seconds=0.3)
+    try:
+        service.register(spec("echo", "echo"))
+        pid = json.loads(service.invoke("echo", b"{}").payload)["pid"]
+        wait_until(lambda: not _alive(pid), timeout=10, what="the idle environment to be reaped")
+        again = service.invoke("echo", b"{}")
+        assert again.ok and again.cold_start
+    finally:
+        service.close()
+        plane.stop()
