@@ -1,4 +1,5 @@
-"""``eventweave`` command line: ``eventweave local up | invoke | send | publish | put-events | trace``.
+"""``eventweave`` command line: ``eventweave local up | invoke | send | publish | put-events | trace`` and
+``eventweave check`` (contract checks of a CDK app, :mod:`eventweave.nag.check`).
 
 ``up`` synthesizes the CDK app in the current folder, starts the embedded local cloud, deploys every stack (or those
 named), prints endpoints and resource names, writes them to ``.eventweave/local.json`` and runs until Ctrl-C, logging
@@ -315,7 +316,19 @@ def _parser() -> argparse.ArgumentParser:
     trace = local.add_parser("trace", help="every invocation that carried a correlation id, in order")
     trace.add_argument("correlation_id")
     trace.set_defaults(run=_trace)
+
+    check = sub.add_parser("check", help="synthesize the app and check the wiring between its resources")
+    check.add_argument("--app", default=".", help="folder of the CDK app (app.py); default: here")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json, for CI")
+    check.add_argument("--cdk-nag", action="store_true", help="also run cdk-nag's AwsSolutions and Serverless packs")
+    check.set_defaults(run=_check)
     return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    from eventweave.nag.check import main as check_main
+
+    return check_main(args.app, fmt=args.format, cdk_nag=args.cdk_nag)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

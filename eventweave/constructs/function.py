@@ -14,7 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from eventweave.handlers.base import BaseHandler
-from eventweave.handlers.settings import ENV
+from eventweave.handlers.settings import DEFAULT_MAX_HOPS, ENV
 
 from .bundling import bundle, pinned_requirements, runtime_excludes, source_hash
 from .handler_ref import HandlerRef
@@ -45,11 +45,11 @@ class EventFunction(Construct):
 
     :param handler: the handler class; its module defines the entry (``handler = Charge.lambda_handler()``).
     :param dead_letter: where the handler sends poison (``EVENTWEAVE_DLQ``); also the function's own dead-letter
-        target for asynchronous invocations. Default: none; poison is then retried until the source's own redrive
-        policy or failure destination takes it.
+        target for asynchronous invocations, unless it is FIFO (Lambda takes standard ones only). Default: none;
+        poison is then retried until the source's own redrive policy or failure destination takes it.
     :param idempotency_table: table for idempotent handlers. Default: a new :class:`IdempotencyTable` when the handler
         declares ``idempotency``, none otherwise.
-    :param max_hops: recursion limit (``EVENTWEAVE_MAX_HOPS``). Default: the handler's ``max_hops`` or 16.
+    :param max_hops: recursion limit (``EVENTWEAVE_MAX_HOPS``, always set). Default: the handler's ``max_hops`` or 16.
     :param memory_size: MB. Default: 256.
     :param timeout: Default: 30 seconds.
     :param reserved_concurrency: Default: none (unreserved account concurrency).
@@ -113,14 +113,19 @@ class EventFunction(Construct):
             ENV.NAMESPACE: metrics_namespace,
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
+        # Always in the template, so the recursion guard is visible to whoever reads it (eventweave check's
+        # Eventweave-RecursiveLoop counts it as the loop guard Lambda does not give DynamoDB Streams and Kinesis).
         hops = max_hops if max_hops is not None else handler.max_hops
-        if hops is not None:
-            env[ENV.MAX_HOPS] = str(hops)
+        env[ENV.MAX_HOPS] = str(hops if hops is not None else DEFAULT_MAX_HOPS)
         env.update(environment or {})
 
-        # The poison destination doubles as the function's own dead-letter target for asynchronous invocations.
+        # The poison destination doubles as the function's own dead-letter target for asynchronous invocations, unless
+        # it is FIFO: Lambda's function dead-letter queue takes standard queues and topics only (a FIFO poison queue
+        # belongs to a FIFO event source, whose synchronous invocations never use a function dead-letter queue).
         dlq_topic: sns.ITopic | None = dead_letter if hasattr(dead_letter, "topic_arn") else None  # type: ignore[assignment]
         dlq_queue: sqs.IQueue | None = None if dlq_topic is not None else dead_letter  # type: ignore[assignment]
+        if dead_letter is not None and dead_letter.fifo:
+            dlq_topic = dlq_queue = None
         self.function = lambda_.Function(
             self,
             "Function",
@@ -142,6 +147,8 @@ class EventFunction(Construct):
         )
         if tracing != lambda_.Tracing.DISABLED:
             acknowledge(self.role, "xray")
+        if dead_letter is not None and dead_letter.fifo:
+            acknowledge(self.function, "fifo-poison-not-function-dlq")
 
         self.dead_letter = dead_letter
         if dead_letter is not None:

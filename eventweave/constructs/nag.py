@@ -47,6 +47,12 @@ REASONS: dict[str, tuple[str, str]] = {
         "dead-letter queue, recording request and response; a DeadLetterConfig as well would send every failed "
         "event a second time, in another shape",
     ),
+    "fifo-poison-not-function-dlq": (
+        "Serverless-LambdaDLQ",
+        "this function's poison destination is a FIFO queue (it consumes a FIFO queue): Lambda's function dead-letter "
+        "queue accepts standard queues and topics only, and serves asynchronous invocations, which a function invoked "
+        "by an SQS event source mapping never gets; poison goes to the FIFO dead-letter queue through EVENTWEAVE_DLQ",
+    ),
     "ddb-list-streams": (
         "AwsSolutions-IAM5[Resource::*]",
         "dynamodb:ListStreams supports no resource-level permissions and a DynamoDB stream event source needs it; "
@@ -62,7 +68,10 @@ def acknowledge(scope: IConstruct, key: str) -> None:
 
 
 def add_checks(app: App) -> None:
-    """Check ``app`` with AwsSolutionsChecks and ServerlessChecks on synth (findings fail the synth)."""
+    """Check ``app`` with AwsSolutionsChecks, ServerlessChecks and eventweave's contract checks
+    (:class:`eventweave.nag.EventweaveChecks`) on synth (findings fail the synth)."""
     from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    from eventweave.nag import EventweaveChecks
+
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), EventweaveChecks(app))

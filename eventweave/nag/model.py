@@ -26,9 +26,9 @@ from typing import Any
 
 __all__ = [
     "AsyncInvoker",
-    "SourceMapping",
     "Model",
     "Resource",
+    "SourceMapping",
     "Template",
     "as_bool",
     "as_int",
@@ -92,6 +92,11 @@ class Resource:
         """A nested property (``prop("RedrivePolicy", "deadLetterTargetArn")``), None when any step is missing."""
         value: Any = self.properties
         for step in path:
+            if isinstance(value, str) and value.startswith("{"):
+                try:  # a JSON-typed property written as a string (RedrivePolicy, DefinitionString, ...)
+                    value = json.loads(value)
+                except ValueError:
+                    return None
             if not isinstance(value, dict):
                 return None
             value = value.get(step)
@@ -183,7 +188,10 @@ class Model:
             loaded[str(path)] = (name, json.loads(path.read_text()))
             for nested in sorted(path.parent.glob("*.nested.template.json")):
                 if str(nested) not in loaded:
-                    loaded[str(nested)] = (nested.name.removesuffix(".nested.template.json"), json.loads(nested.read_text()))
+                    loaded[str(nested)] = (
+                        nested.name.removesuffix(".nested.template.json"),
+                        json.loads(nested.read_text()),
+                    )
         return cls(loaded)
 
     # -- lookups ------------------------------------------------------------------------------------------------
@@ -259,6 +267,22 @@ class Model:
             out.append(SourceMapping(esm, kind, source, self.function_of(esm, esm.properties.get("FunctionName"))))
         return out
 
+    def mapping(self, esm: Resource) -> SourceMapping | None:
+        """The :class:`SourceMapping` of an ``AWS::Lambda::EventSourceMapping``."""
+        return self._mapping_index.get(esm.key)
+
+    @cached_property
+    def _mapping_index(self) -> dict[tuple[str, str], SourceMapping]:
+        return {m.resource.key: m for m in self.mappings}
+
+    @staticmethod
+    def timeout(function: Resource | None) -> int | None:
+        """A function's timeout in seconds (Lambda's default: 3), None when it is not a literal."""
+        if function is None:
+            return None
+        value = function.properties.get("Timeout")
+        return 3 if value is None else as_int(value)
+
     def mappings_of(self, source: Resource) -> list[SourceMapping]:
         """The event source mappings that read ``source`` (a queue, stream or table)."""
         return [m for m in self.mappings if m.source is source]
@@ -297,24 +321,31 @@ class Model:
         for bucket in self.all(BUCKET):
             for entry in _list(bucket.prop("NotificationConfiguration", "LambdaConfigurations")):
                 add(self.function_of(bucket, entry.get("Function")), bucket, "S3 notification")
-        for permission in self.all("AWS::Lambda::Permission"):
-            principal = permission.properties.get("Principal")
-            if isinstance(principal, str) and principal in ASYNC_PRINCIPALS:
-                service = principal.split(".", 1)[0]
-                add(self.function_of(permission, permission.properties.get("FunctionName")), permission,
-                    f"invoke permission for {service} (which invokes asynchronously)")
         for machine in self.all("AWS::StepFunctions::StateMachine"):
             for function_ref in self._event_invocations(machine):
                 add(self.function_of(machine, function_ref), machine, "Step Functions task with InvocationType Event")
         for pipe in self.all("AWS::Pipes::Pipe"):
             invocation = pipe.prop("TargetParameters", "LambdaFunctionParameters", "InvocationType")
             if invocation == "FIRE_AND_FORGET":
-                add(self.function_of(pipe, pipe.properties.get("Target")), pipe, "EventBridge Pipes target (FIRE_AND_FORGET)")
+                add(
+                    self.function_of(pipe, pipe.properties.get("Target")),
+                    pipe,
+                    "EventBridge Pipes target (FIRE_AND_FORGET)",
+                )
         for method in self.all("AWS::ApiGateway::Method"):
             parameters = method.prop("Integration", "RequestParameters") or {}
             if str(parameters.get("integration.request.header.X-Amz-Invocation-Type", "")).strip("'") == "Event":
-                for target in self.refs(method, method.prop("Integration", "Uri")):
-                    add(target, method, "API Gateway integration with X-Amz-Invocation-Type Event")
+                for referenced in self.refs(method, method.prop("Integration", "Uri")):
+                    add(referenced, method, "API Gateway integration with X-Amz-Invocation-Type Event")
+        # A permission for a service that invokes asynchronously, when nothing above names the function (a bucket or
+        # topic outside the app, a grant_invoke to the service principal).
+        for permission in self.all("AWS::Lambda::Permission"):
+            principal = permission.properties.get("Principal")
+            if not (isinstance(principal, str) and principal in ASYNC_PRINCIPALS):
+                continue
+            function = self.function_of(permission, permission.properties.get("FunctionName"))
+            if function is not None and function.key not in out:
+                add(function, permission, f"lambda:InvokeFunction permission for {principal}")
         return out
 
     @cached_property
@@ -336,7 +367,9 @@ class Model:
         """Every Allow statement that applies to ``role``: its inline policies and the policies that name it."""
         out: list[tuple[Resource, dict[str, Any]]] = []
         for policy in role.properties.get("Policies") or []:
-            out.extend((role, s) for s in _statements(policy.get("PolicyDocument") if isinstance(policy, dict) else None))
+            out.extend(
+                (role, s) for s in _statements(policy.get("PolicyDocument") if isinstance(policy, dict) else None)
+            )
         attached = self.refs(role, role.properties.get("ManagedPolicyArns"))
         for policy in self.all("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             if policy in attached or role in self.refs(policy, policy.properties.get("Roles")):
@@ -368,13 +401,13 @@ class Model:
         if not isinstance(value, dict):
             return
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref" and isinstance(arg, str):
                 if arg in template.resources:
                     yield template.resources[arg]
                 return
             if key == "Fn::GetAtt":
-                name = arg[0] if isinstance(arg, list) and arg else arg.split(".", 1)[0] if isinstance(arg, str) else None
+                name = arg[0] if isinstance(arg, list) and arg else arg.split(".", 1)[0] if isinstance(arg, str) else ""
                 if isinstance(name, str) and name in template.resources:
                     yield template.resources[name]
                 return
@@ -431,7 +464,11 @@ class Model:
         for state in _states(definition):
             resource = str(state.get("Resource", ""))
             arguments = state.get("Parameters") or state.get("Arguments") or {}
-            if "lambda:invoke" in resource and isinstance(arguments, dict) and arguments.get("InvocationType") == "Event":
+            if (
+                "lambda:invoke" in resource
+                and isinstance(arguments, dict)
+                and arguments.get("InvocationType") == "Event"
+            ):
                 function = arguments.get("FunctionName")
                 tokens = re.findall(r"__eventweave_ref_\d+__", function) if isinstance(function, str) else []
                 found.append(placeholders[tokens[0]] if tokens else function)
