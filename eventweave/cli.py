@@ -257,17 +257,37 @@ def _put_events(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    from eventweave.local.trace import read_journal
+    from eventweave.local.trace import read_failures, read_journal
 
     if not JOURNAL_FILE.is_file():
         raise SystemExit(f"no {JOURNAL_FILE}: `eventweave local up` in this folder writes it while it runs")
     hops = read_journal(JOURNAL_FILE, args.correlation_id)
     for hop in hops:
         print(hop.line())
+    failures = read_failures(JOURNAL_FILE)
+    if failures:
+        # A failed receive can hold back a message of this chain: say so next to it, never leave it silent.
+        print(
+            f"warning: {len(failures)} poll(s) of event sources failed while the cloud ran "
+            f"(last: {failures[-1].line()}); `eventweave local failures` lists them",
+            file=sys.stderr,
+        )
     if not hops:
         print(f"no invocation carried correlation id {args.correlation_id} (yet)", file=sys.stderr)
         return 1
     return 0
+
+
+def _failures(args: argparse.Namespace) -> int:
+    from eventweave.local.trace import read_failures
+
+    if not JOURNAL_FILE.is_file():
+        raise SystemExit(f"no {JOURNAL_FILE}: `eventweave local up` in this folder writes it while it runs")
+    failures = read_failures(JOURNAL_FILE)
+    for failure in failures:
+        print(failure.line())
+    print(f"{len(failures)} failed poll(s)", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -316,6 +336,9 @@ def _parser() -> argparse.ArgumentParser:
     trace = local.add_parser("trace", help="every invocation that carried a correlation id, in order")
     trace.add_argument("correlation_id")
     trace.set_defaults(run=_trace)
+
+    failures = local.add_parser("failures", help="every poll of an event source that failed (exit 1 if any)")
+    failures.set_defaults(run=_failures)
 
     check = sub.add_parser("check", help="synthesize the app and check the wiring between its resources")
     check.add_argument("--app", default=".", help="folder of the CDK app (app.py); default: here")
