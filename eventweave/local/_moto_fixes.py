@@ -17,8 +17,9 @@ fast clock when the embedded data plane starts (:meth:`eventweave.local.gateway.
 * **FIFO groups after a visibility timeout.** moto's ``SQSBackend.receive_message`` releases a timed-out message from
   its pending set only when its loop reaches that message, and recomputes the blocked groups from the rest, which are
   still pending: when m2, m3 and m4 of one group time out together, m2 and m3 are skipped as "in flight" and m4 is
-  delivered first, breaking the group's order (SQS returns m2, m3, m4). The wrapper releases every timed-out message
-  of a FIFO queue before moto's loop runs, so the group is free and its oldest message comes first.
+  delivered first, breaking the group's order (SQS returns m2, m3, m4); its long poll re-scans with that stale set
+  while messages time out during the wait. The wrapper releases every timed-out message of a FIFO queue before each
+  scan and does the long poll itself, so the group is free and its oldest message comes first.
 
 ``tests/local/test_moto_fixes.py`` holds a contract test per patched internal: it fails when moto changes what is
 patched here (a signature, the bug itself), so the patch is revisited rather than silently wrong.
@@ -28,6 +29,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
+import time
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +41,7 @@ from eventweave.wire.eventbridge import ENVELOPE_KEYS
 __all__ = ["binary_values_as_bytes", "envelope", "install", "installed", "release_timed_out", "uninstall"]
 
 _ORIGINAL: dict[str, Any] = {}
+_FIFO_RESCAN_SECONDS = 0.1
 
 
 def binary_values_as_bytes(attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,9 +98,44 @@ def release_timed_out(queue: Any) -> None:
         pending.discard(message)
 
 
-def _receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
-    release_timed_out(self.get_queue(queue_name))
-    return _ORIGINAL["receive_message"](self, queue_name, *args, **kwargs)
+_SCAN_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_SCAN_LOCKS_GUARD = threading.Lock()
+
+
+def _scan_lock(queue: Any) -> threading.Lock:
+    with _SCAN_LOCKS_GUARD:
+        lock = _SCAN_LOCKS.get(queue)
+        if lock is None:
+            lock = _SCAN_LOCKS[queue] = threading.Lock()
+        return lock
+
+
+def _receive_message(
+    self: Any,
+    queue_name: str,
+    count: int,
+    wait_seconds_timeout: int,
+    visibility_timeout: int,
+    message_attribute_names: list[str] | None = None,
+) -> Any:
+    original = _ORIGINAL["receive_message"]
+    queue = self.get_queue(queue_name)
+    if not getattr(queue, "fifo_queue", False):
+        return original(self, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names)
+    # moto's long poll re-scans with the stale pending set while messages time out during the wait, so a FIFO long
+    # poll is done here: release what timed out, then one scan, until something comes or the wait is over.
+    # Scans are serialised per queue: moto's scan is not atomic, and two pollers scanning one FIFO queue at once can
+    # each see the other's half-released group and deliver a later message first.
+    deadline = time.monotonic() + (wait_seconds_timeout or 0)
+    lock = _scan_lock(queue)
+    while True:
+        with lock:
+            release_timed_out(queue)
+            got = original(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+        remaining = deadline - time.monotonic()
+        if got or remaining <= 0:
+            return got
+        queue.wait_for_messages(min(_FIFO_RESCAN_SECONDS, remaining))  # a send wakes it at once
 
 
 def envelope(event: Mapping[str, Any]) -> dict[str, Any]:

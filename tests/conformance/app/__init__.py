@@ -1,0 +1,1 @@
+"""The conformance suite's CDK app: plain aws-cdk-lib, no eventweave (see stack.py)."""
