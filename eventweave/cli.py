@@ -79,7 +79,9 @@ def _up(args: argparse.Namespace) -> int:
         started = time.monotonic()
         cloud_assembly = CloudAssembly.load(assembly)
         names = args.stack or [stack.name for stack in cloud_assembly.stacks]
-        cloud = LocalCloud(port=args.port, log=_log_line, journal_path=JOURNAL_FILE)
+        cloud = LocalCloud(
+            port=args.port, log=_log_line, journal_path=JOURNAL_FILE, skip_unsupported=args.skip_unsupported or ()
+        )
         with _progress("starting the local cloud"):
             endpoint = cloud.start()
         try:
@@ -94,7 +96,10 @@ def _up(args: argparse.Namespace) -> int:
                     "resources": {k: _plain(v) for k, v in deployment.resources.items()},
                     "functions": {spec.logical_id: spec.name for spec in deployment.functions},
                     "urls": stack.urls,
+                    "skipped": [str(skipped) for skipped in deployment.skipped],
                 }
+                for skipped in deployment.skipped:
+                    print(f"{name}: skipped {skipped} (--skip-unsupported)", flush=True)
             STATE_FILE.parent.mkdir(exist_ok=True)
             STATE_FILE.write_text(json.dumps(state, indent=2))
             _print_summary(state)
@@ -278,6 +283,16 @@ def _trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fire_schedule(args: argparse.Namespace) -> int:
+    from eventweave.local.schedules import fire
+
+    state = _state()
+    delivered = fire(args.name, endpoint_url=state["endpoint"], region=state["region"], group=args.group)
+    for target in delivered:
+        print(f"fired {args.name} -> {target}")
+    return 0
+
+
 def _failures(args: argparse.Namespace) -> int:
     from eventweave.local.trace import read_failures
 
@@ -300,6 +315,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--assembly", help="deploy this cloud assembly (cdk.out) instead of synthesizing")
     up.add_argument("--stack", action="append", help="stack to deploy (repeatable); default: all")
     up.add_argument("--port", type=int, default=4566, help="endpoint port (default 4566; 0 picks a free one)")
+    up.add_argument(
+        "--skip-unsupported",
+        action="append",
+        metavar="TYPE",
+        help="deploy the rest of a stack holding this resource type (e.g. 'AWS::EC2::*'), listing what was skipped",
+    )
     up.set_defaults(run=_up)
 
     invoke = local.add_parser("invoke", help="invoke a function (RequestResponse, or --event for async)")
@@ -336,6 +357,11 @@ def _parser() -> argparse.ArgumentParser:
     trace = local.add_parser("trace", help="every invocation that carried a correlation id, in order")
     trace.add_argument("correlation_id")
     trace.set_defaults(run=_trace)
+
+    fire = local.add_parser("fire-schedule", help="fire an EventBridge Scheduler schedule or scheduled rule now")
+    fire.add_argument("name")
+    fire.add_argument("--group", help="the schedule group (default: the default group)")
+    fire.set_defaults(run=_fire_schedule)
 
     failures = local.add_parser("failures", help="every poll of an event source that failed (exit 1 if any)")
     failures.set_defaults(run=_failures)

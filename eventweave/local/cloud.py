@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .assembly import CloudAssembly
 from .deployer import Deployer, Deployment
@@ -26,6 +27,9 @@ from .invocations import AsyncInvoker, PushRelay
 from .model import AsyncConfig, InvokeResult
 from .sources import SqsPoller, StreamPoller
 from .trace import Journal
+
+if TYPE_CHECKING:
+    from .schedules import Scheduler
 
 __all__ = ["DeployedStack", "LocalCloud"]
 
@@ -113,8 +117,13 @@ class LocalCloud:
         default_concurrency: int = 4,
         journal_path: str | Path | None = None,
         idle_ttl_seconds: float = DEFAULT_IDLE_TTL_SECONDS,
+        skip_unsupported: Iterable[str] = (),
     ) -> None:
         self.port = port
+        self.skip_unsupported = tuple(skip_unsupported)
+        """Resource types (fnmatch patterns) deployed as skipped instead of refusing the stack; listed on the
+        deployment (``Deployment.skipped``)."""
+        self.scheduler: Scheduler | None = None
         self.idle_ttl_seconds = idle_ttl_seconds
         """Warm execution environments idle this long are shut down (default five minutes)."""
         self.region = region
@@ -157,13 +166,32 @@ class LocalCloud:
             retry_delays=self.async_retry_delays,
         )
         self.async_invoker.start()
+        from .schedules import Scheduler
+
+        self.scheduler = Scheduler(
+            endpoint_url=self.endpoint,
+            region=self.region,
+            account_id=self.account_id,
+            invoker=self.async_invoker,
+            log=self.log,
+        )
+        self.scheduler.start()
         return self.endpoint
+
+    def fire_schedule(self, name: str, *, group: str | None = None) -> list[str]:
+        """Fire an EventBridge Scheduler schedule (or a scheduled rule) now, whatever its expression; what it
+        delivered to."""
+        if self.scheduler is None:
+            raise RuntimeError("the local cloud is not started")
+        return self.scheduler.fire_now(name, group=group)
 
     def stop(self) -> None:
         """Destroy nothing, stop everything: pollers, relays, URLs, workers, the data plane."""
         for stack in list(self.stacks.values()):
             self._stop_runtime(stack)
         self.stacks.clear()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.async_invoker is not None:
             self.async_invoker.stop()
         if self.lambdas is not None:
@@ -221,6 +249,19 @@ class LocalCloud:
                 )
                 relay.start()
                 local.runners.append(relay)
+            if deployment.bucket_notifications:
+                from .notifications import BucketNotificationRelay
+
+                s3_relay = BucketNotificationRelay(
+                    deployment.bucket_notifications,
+                    invoker,
+                    endpoint_url=self.endpoint,
+                    region=self.region,
+                    log=self.log,
+                    journal=self.journal,
+                )
+                s3_relay.start()
+                local.runners.append(s3_relay)
             for url in deployment.urls:
                 port = int(url.url.rsplit(":", 1)[1].strip("/")) if url.url else 0
                 server = FunctionUrlServer(
@@ -288,7 +329,12 @@ class LocalCloud:
 
     def _deployer(self) -> Deployer:
         # With the embedded data plane its clients call moto in-process (see eventweave.local.aws).
-        return Deployer(endpoint_url=self.endpoint, region=self.region, account_id=self.account_id)
+        return Deployer(
+            endpoint_url=self.endpoint,
+            region=self.region,
+            account_id=self.account_id,
+            skip_unsupported=self.skip_unsupported,
+        )
 
     def _require(self) -> tuple[LambdaService, AsyncInvoker]:
         if self.lambdas is None or self.async_invoker is None:

@@ -4,52 +4,115 @@ The template is *not* handed to moto's CloudFormation: that silently skips ``AWS
 ``AWS::SQS::QueuePolicy`` and ``AWS::Lambda::EventInvokeConfig``, would register event source mappings in moto
 (which fire synchronously, batch size 1), cannot create functions whose code lives in the CDK assets bucket, and
 answers ``Ref`` on an event bus with a Python repr. The deployer walks the template itself instead: resources in
-dependency order, intrinsics evaluated, each resource created through boto3 against moto, or recorded for
-eventweave's own runtime (functions, mappings, async configs, URLs). Deliveries moto cannot make (SNS or EventBridge
-to Lambda, EventBridge to SNS) go to an internal relay queue, so moto still does the filter-policy and event-pattern
-matching, and eventweave's push relay makes the delivery.
+dependency order, intrinsics evaluated, each resource created by the provisioner registered for its type
+(:mod:`eventweave.local.provisioners`, one module per service, extensible with
+:func:`~eventweave.local.provisioners.register`): through boto3 against moto, or recorded for eventweave's own
+runtime (functions, mappings, async configs, URLs, schedules, bucket notifications). Deliveries moto cannot make
+(SNS or EventBridge to Lambda, EventBridge to SNS, S3 notifications) go to an internal relay queue, so moto still
+does the filter-policy, event-pattern and key-filter matching, and eventweave's relays make the delivery.
 
-A template with a resource type the local cloud has no provisioner for fails before anything is created, naming
-the resource; nothing is skipped silently.
+Before anything is created the whole template is checked, as AWS's control plane would check each call
+(``CreateFunction``, ``CreateEventSourceMapping``, ``PutFunctionEventInvokeConfig``, ``PutRule`` / ``PutTargets``,
+...): every problem is reported at once, naming the stack, the resource, its type and AWS's error code and message,
+in a :class:`DeployValidationError`, and nothing is created.
+
+A resource type with no provisioner fails that check, naming the resource; nothing is skipped silently. With
+``skip_unsupported`` (``--skip-unsupported TYPE``; patterns like ``AWS::EC2::*`` allowed) those resources, and the
+ones that refer to them, are left out instead and listed in :attr:`Deployment.skipped`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import fnmatch
 import secrets
 import string
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any
 
 from .assembly import StackArtifact
 from .aws import client
 from .intrinsics import Resolver, TemplateError, dependencies
 from .model import (
     AsyncConfig,
-    DestinationSpec,
+    BucketNotificationSpec,
     EventSourceMappingSpec,
     FunctionSpec,
     FunctionUrlSpec,
     PushTarget,
+    ScheduleSpec,
 )
+from .provisioners import Planned, Retained, lookup
 
-__all__ = ["NO_OP_TYPES", "DeployError", "Deployer", "Deployment"]
+__all__ = [
+    "NO_OP_TYPES",
+    "DeployError",
+    "DeployValidationError",
+    "Deployer",
+    "Deployment",
+    "ResourceIssue",
+    "ResourceNote",
+]
 
 NO_OP_TYPES = {
     "AWS::CDK::Metadata": "CDK's analytics metadata; nothing to create",
     "AWS::Lambda::Permission": "resource policies are not enforced locally; every configured source may invoke",
+    "AWS::Lambda::LayerVersionPermission": "layer permissions are not enforced locally",
 }
 """Types the local cloud records but does not create, each with its reason."""
 
 _ALPHABET = string.ascii_uppercase + string.digits
+_GONE = ("NonExistent", "NotFound", "NoSuch", "does not exist")
 
 
 class DeployError(RuntimeError):
     """A stack cannot be deployed locally; the message names the resource and what to do."""
+
+
+@dataclass(frozen=True)
+class ResourceIssue:
+    """One reason a stack cannot be deployed: the resource, its type, and AWS's error code and message (``code``
+    is ``None`` for a limit of the local cloud rather than an AWS rule)."""
+
+    stack: str
+    logical_id: str
+    type: str
+    message: str
+    code: str | None = None
+
+    def __str__(self) -> str:
+        error = f"{self.code}: {self.message}" if self.code else self.message
+        return f"{self.logical_id} ({self.type}): {error}"
+
+
+class DeployValidationError(DeployError):
+    """The template fails the control plane's checks; nothing was created. ``issues`` lists every problem."""
+
+    def __init__(self, stack: str, issues: list[ResourceIssue]) -> None:
+        self.stack = stack
+        self.issues = issues
+        count = len(issues)
+        lines = "\n".join(f"  {issue}" for issue in issues)
+        super().__init__(
+            f"stack {stack}: {count} resource{'s' if count != 1 else ''} cannot be deployed; "
+            f"nothing was created:\n{lines}"
+        )
+
+
+@dataclass(frozen=True)
+class ResourceNote:
+    """A resource left out of a deployment (skipped) or left in place by a destroy (retained), and why."""
+
+    logical_id: str
+    type: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.logical_id} ({self.type}): {self.reason}"
 
 
 @dataclass
@@ -77,25 +140,49 @@ class Deployment:
     """(type, logical id) in creation order; destroyed in reverse."""
     relay_queues: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-_Provisioner = Callable[["_Run", str, dict[str, Any]], tuple[Any, dict[str, Any]]]
+    stack_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    skipped: list[ResourceNote] = field(default_factory=list)
+    """Resources (and outputs) left out by ``skip_unsupported``: the unsupported ones and those referring to them."""
+    retained: list[ResourceNote] = field(default_factory=list)
+    """Resources a destroy left in place, as CloudFormation would (a bucket holding objects with
+    ``DeletionPolicy: Retain``)."""
+    nested: dict[str, Deployment] = field(default_factory=dict)
+    """Logical id of each ``AWS::CloudFormation::Stack`` -> the nested stack's deployment. Its functions, mappings,
+    relays and schedules are also in this deployment's lists, so the runtime runs them with the parent's."""
+    bucket_notifications: list[BucketNotificationSpec] = field(default_factory=list)
+    schedules: list[ScheduleSpec] = field(default_factory=list)
+    layers: dict[str, Path] = field(default_factory=dict)
+    """Layer version ARN -> its directory in the cloud assembly."""
+    versions: dict[str, int] = field(default_factory=dict)
+    """Function name -> how many versions the stack published."""
 
 
 class Deployer:
     """Creates and deletes the resources of stacks in the local data plane.
 
+    ``skip_unsupported``: resource types (``fnmatch`` patterns) to leave out, with what refers to them, instead of
+    refusing the stack; listed in :attr:`Deployment.skipped`.
+
     Example::
 
-        deployer = Deployer(endpoint_url="http://127.0.0.1:4566")
+        deployer = Deployer(endpoint_url="http://127.0.0.1:4566", skip_unsupported=["AWS::EC2::*"])
         deployment = deployer.deploy(CloudAssembly.load("cdk.out").stack("Orders"), stack_name="orders-test-1")
+        deployment.skipped   # [ResourceNote('Vpc8378EB38', 'AWS::EC2::VPC', 'AWS::EC2::VPC is not supported ...')]
         deployer.destroy(deployment)
     """
 
-    def __init__(self, *, endpoint_url: str, region: str = "us-east-1", account_id: str = "123456789012") -> None:
+    def __init__(
+        self,
+        *,
+        endpoint_url: str,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        skip_unsupported: Iterable[str] = (),
+    ) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.account_id = account_id
+        self.skip_unsupported = tuple(skip_unsupported)
         self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
@@ -103,70 +190,128 @@ class Deployer:
             self._clients[service] = client(service, self.endpoint_url, self.region)
         return self._clients[service]
 
-    def deploy(self, stack: StackArtifact, *, stack_name: str | None = None) -> Deployment:
-        """Create every resource of ``stack`` (in dependency order) and return what was deployed."""
+    def validate(
+        self, stack: StackArtifact, *, stack_name: str | None = None, skip_unsupported: Iterable[str] | None = None
+    ) -> list[ResourceIssue]:
+        """Every reason ``stack`` cannot be deployed (``[]`` when it can); creates nothing."""
+        run = _Run(self, stack, stack_name or stack.name, skip=self._skip(skip_unsupported))
+        return run.issues()
+
+    def deploy(
+        self, stack: StackArtifact, *, stack_name: str | None = None, skip_unsupported: Iterable[str] | None = None
+    ) -> Deployment:
+        """Check the whole stack, then create every resource (in dependency order) and return what was deployed.
+
+        Raises :class:`DeployValidationError` (nothing created) when the template fails the checks, and
+        :class:`DeployError` when creating a resource fails (what was created is deleted again).
+        """
         started = time.monotonic()
         name = stack_name or stack.name
-        resources: dict[str, Any] = stack.template.get("Resources", {})
-        unsupported = [
-            f"{logical} ({r.get('Type')})"
-            for logical, r in resources.items()
-            if r.get("Type") not in _PROVISIONERS and r.get("Type") not in NO_OP_TYPES
-        ]
-        if unsupported:
-            raise DeployError(
-                f"stack {name}: the local cloud cannot deploy {', '.join(unsupported)}; nothing was created. "
-                "Deploy that stack to AWS (or LocalStack), or keep such resources in a separate stack"
-            )
-        run = _Run(self, stack, name)
+        run = _Run(self, stack, name, skip=self._skip(skip_unsupported))
+        issues = run.issues()
+        if issues:
+            raise DeployValidationError(name, issues)
         try:
             run.deploy_all()
         except BaseException:
-            self.destroy(run.deployment)
+            with contextlib.suppress(DeployError):  # the failure that stopped the deploy is the one to report
+                self.destroy(run.deployment)
             raise
         run.deployment.seconds = time.monotonic() - started
         return run.deployment
 
     def destroy(self, deployment: Deployment) -> None:
-        """Delete what ``deployment`` created, newest first; resources already gone are fine."""
+        """Delete what ``deployment`` created, newest first; resources already gone are fine.
+
+        A resource that cannot be deleted does not stop the others: the destroy goes on and raises
+        :class:`DeployError` at the end, naming each one.
+        """
+        failures: list[str] = []
         for kind, logical in reversed(deployment.created):
-            deleter = _DELETERS.get(kind)
-            if deleter is None:
+            provisioner = lookup(kind)
+            if provisioner is None or provisioner.delete is None:
                 continue
             try:
-                deleter(self, deployment.resources.get(logical), deployment.attributes.get(logical, {}))
+                provisioner.delete(self, deployment.resources.get(logical), deployment.attributes.get(logical, {}))
+            except Retained as kept:
+                deployment.retained.append(ResourceNote(logical, kind, str(kept)))
             except Exception as error:
-                if "NonExistent" not in str(error) and "NotFound" not in str(error):
-                    message = f"stack {deployment.stack_name}: could not delete {logical} ({kind}): {error}"
-                    raise DeployError(message) from error
+                if not any(marker in str(error) for marker in _GONE):
+                    failures.append(f"could not delete {logical} ({kind}): {error}")
         for url in deployment.relay_queues:
             with contextlib.suppress(Exception):  # a relay queue already gone is what destroy wants
                 self.client("sqs").delete_queue(QueueUrl=url)
         deployment.created.clear()
+        if failures:
+            raise DeployError(f"stack {deployment.stack_name}: " + "; ".join(failures))
+
+    def _skip(self, override: Iterable[str] | None) -> tuple[str, ...]:
+        return tuple(override) if override is not None else self.skip_unsupported
 
 
 class _Run:
-    """One deployment in progress."""
+    """One deployment in progress (the provisioners' :class:`~eventweave.local.provisioners.DeployContext`)."""
 
-    def __init__(self, deployer: Deployer, stack: StackArtifact, name: str) -> None:
+    def __init__(
+        self,
+        deployer: Deployer,
+        stack: StackArtifact,
+        name: str,
+        *,
+        skip: tuple[str, ...] = (),
+        parameters: Mapping[str, Any] | None = None,
+        layers: dict[str, Path] | None = None,
+    ) -> None:
         self.deployer = deployer
         self.stack = stack
         self.name = name
         self.region = deployer.region
         self.account = deployer.account_id
+        self.skip_patterns = skip
         self.deployment = Deployment(stack_name=name)
+        if layers is not None:
+            self.deployment.layers = layers
         template = stack.template
+        self.resources: dict[str, Any] = template.get("Resources") or {}
         self.refs: dict[str, Any] = {}
         for param, spec in (template.get("Parameters") or {}).items():
-            self.refs[param] = "6" if "BootstrapVersion" in param else spec.get("Default", "")
-        self.resolver = Resolver(
-            refs=self.refs,
-            attrs=self.deployment.attributes,
+            self.refs[param] = self._parameter(param, spec or {}, parameters)
+        self.resolver = self.new_resolver(self.refs, self.deployment.attributes)
+        self.active: set[str] = set()
+        self.skip: dict[str, str] = {}
+        self.provider_functions: frozenset[str] = frozenset()
+
+    def new_resolver(self, refs: dict[str, Any], attrs: Mapping[str, Mapping[str, Any]], **extra: Any) -> Resolver:
+        template = self.stack.template
+        return Resolver(
+            refs=refs,
+            attrs=attrs,
             region=self.region,
             account_id=self.account,
-            stack_name=name,
+            stack_name=self.name,
+            stack_id=f"arn:aws:cloudformation:{self.region}:{self.account}:stack/{self.name}/{self.deployment.stack_id}",
             conditions=template.get("Conditions"),
+            mappings=template.get("Mappings"),
+            **extra,
         )
+
+    def _parameter(self, param: str, spec: Mapping[str, Any], given: Mapping[str, Any] | None) -> Any:
+        supplied = given is not None and param in given
+        if supplied:
+            value = given[param]  # type: ignore[index]
+        elif "BootstrapVersion" in param:
+            return "6"
+        else:
+            value = spec.get("Default", "")
+        kind = str(spec.get("Type", "String"))
+        if kind.startswith("AWS::SSM::Parameter::Value<") and not supplied:
+            with contextlib.suppress(Exception):  # not in the local cloud: the parameter's default, as before
+                value = self.client("ssm").get_parameter(Name=str(value))["Parameter"]["Value"]
+        if (kind == "CommaDelimitedList" or kind.startswith("List<")) and isinstance(value, str):
+            return value.split(",") if value else []
+        return value
+
+    # -- what provisioners use (DeployContext) ---------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
         return self.deployer.client(service)
@@ -180,22 +325,149 @@ class _Run:
     def arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
 
-    def deploy_all(self) -> None:
-        resources: dict[str, Any] = self.stack.template.get("Resources", {})
-        for logical in _order(resources):
-            resource = resources[logical]
+    def resource(self, logical: str) -> Mapping[str, Any]:
+        entry: Mapping[str, Any] = self.resources.get(logical) or {}
+        return entry
+
+    def relay_queue(self, logical: str) -> tuple[str, str]:
+        name = f"eventweave-relay-{uuid.uuid4().hex[:20]}"
+        url: str = self.client("sqs").create_queue(QueueName=name, Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+        arn = self.arn("sqs", name)
+        self.deployment.relay_queues.append(url)
+        return url, arn
+
+    def deploy_nested(
+        self, logical: str, template: dict[str, Any], template_path: Path, parameters: Mapping[str, Any]
+    ) -> Deployment:
+        artifact = StackArtifact(
+            id=logical,
+            name=logical,
+            template=template,
+            template_path=template_path,
+            root=self.stack.root,
+            assets=self.stack.assets,
+        )
+        child = _Run(
+            self.deployer,
+            artifact,
+            self.physical_name(logical, 128),
+            skip=self.skip_patterns,
+            parameters=parameters,
+            layers=self.deployment.layers,
+        )
+        issues = child.issues()
+        if issues:
+            raise DeployValidationError(child.name, issues)
+        try:
+            child.deploy_all()
+        except BaseException:
+            with contextlib.suppress(DeployError):  # the failure that stopped the deploy is the one to report
+                self.deployer.destroy(child.deployment)
+            raise
+        nested = child.deployment
+        mine = self.deployment
+        mine.functions.extend(nested.functions)
+        mine.mappings.extend(nested.mappings)
+        mine.async_configs.update(nested.async_configs)
+        mine.push_targets.extend(nested.push_targets)
+        mine.urls.extend(nested.urls)
+        mine.bucket_notifications.extend(nested.bucket_notifications)
+        mine.schedules.extend(nested.schedules)
+        mine.skipped.extend(ResourceNote(f"{logical}/{n.logical_id}", n.type, n.reason) for n in nested.skipped)
+        mine.nested[logical] = nested
+        return nested
+
+    # -- checking --------------------------------------------------------------------------------------------------
+
+    def prepare(self) -> list[ResourceIssue]:
+        """Work out which resources are deployed, skipped, or only serve as a native custom resource's provider;
+        the unsupported types that are not skipped come back as issues."""
+        issues: list[ResourceIssue] = []
+        order = _order(self.resources)
+        self.active = set()
+        for logical in order:
+            resource = self.resources[logical]
             condition = resource.get("Condition")
-            if condition is not None and not self.resolver.condition(condition):
+            try:
+                holds = condition is None or self.resolver.condition(condition)
+            except TemplateError as error:
+                raise DeployError(f"stack {self.name}: {error}") from None
+            if holds:
+                self.active.add(logical)
+        self.skip = {}
+        for logical in order:
+            if logical not in self.active:
                 continue
+            kind = str(self.resources[logical].get("Type"))
+            if kind in NO_OP_TYPES or lookup(kind) is not None:
+                continue
+            if any(fnmatch.fnmatchcase(kind, pattern) for pattern in self.skip_patterns):
+                self.skip[logical] = f"{kind} is not supported by the local cloud (skip_unsupported)"
+                continue
+            issues.append(
+                ResourceIssue(
+                    self.name,
+                    logical,
+                    kind,
+                    "the local cloud cannot deploy this type. Skip it (skip_unsupported / --skip-unsupported "
+                    f"{kind}), register a provisioner for it (eventweave.local.provisioners.register), or deploy "
+                    "the stack to AWS (or LocalStack)",
+                )
+            )
+        for logical in order:
+            if logical not in self.active or logical in self.skip:
+                continue
+            resource = self.resources[logical]
+            refers = dependencies(resource.get("Properties") or {}) & set(self.skip)
+            if refers:
+                self.skip[logical] = f"refers to skipped {', '.join(sorted(refers))}"
+        native: set[str] = set()
+        other: set[str] = set()
+        for logical in self.active:
+            resource = self.resources[logical]
+            kind = str(resource.get("Type"))
+            if not (kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource"):
+                continue
+            token = dependencies((resource.get("Properties") or {}).get("ServiceToken"))
+            provisioner = lookup(kind)
+            (native if provisioner is not None and provisioner.native_service_token else other).update(token)
+        self.provider_functions = frozenset(
+            logical
+            for logical in native - other
+            if logical in self.resources and self.resources[logical].get("Type") == "AWS::Lambda::Function"
+        )
+        return issues
+
+    def issues(self) -> list[ResourceIssue]:
+        """Every reason the stack cannot be deployed: unsupported types, then each resource's validation."""
+        found = self.prepare()
+        plan = _Plan(self)
+        return found + plan.issues()
+
+    # -- deploying -------------------------------------------------------------------------------------------------
+
+    def deploy_all(self) -> None:
+        if not self.active and self.resources:
+            self.prepare()
+        for logical in _order(self.resources):
+            if logical not in self.active:
+                continue
+            resource = self.resources[logical]
             kind = resource["Type"]
+            if logical in self.skip:
+                self.deployment.skipped.append(ResourceNote(logical, kind, self.skip[logical]))
+                continue
             self.deployment.types[logical] = kind
             if kind in NO_OP_TYPES:
                 self.refs[logical] = f"{self.name}-{logical}"
                 self.deployment.resources[logical] = self.refs[logical]
                 continue
+            provisioner = lookup(kind)
+            if provisioner is None:
+                raise DeployError(f"stack {self.name}: {logical} ({kind}): no provisioner is registered for the type")
             try:
                 props = self.resolver.resolve(resource.get("Properties") or {}, f"{logical}.Properties")
-                ref, attrs = _PROVISIONERS[kind](self, logical, props)
+                ref, attrs = provisioner.create(self, logical, props)
             except TemplateError as error:
                 raise DeployError(f"stack {self.name}: {error}") from None
             except DeployError:
@@ -211,16 +483,102 @@ class _Run:
             condition = output.get("Condition")
             if condition is not None and not self.resolver.condition(condition):
                 continue
+            refers = dependencies(output) & set(self.skip)
+            if refers:
+                reason = f"refers to skipped {', '.join(sorted(refers))}"
+                self.deployment.skipped.append(ResourceNote(f"Outputs.{key}", "Output", reason))
+                continue
             self.deployment.outputs[key] = self.resolver.resolve(output["Value"], f"Outputs.{key}")
 
-    # -- relays ---------------------------------------------------------------------------------------------------
 
-    def relay_queue(self, logical: str) -> tuple[str, str]:
-        name = f"eventweave-relay-{uuid.uuid4().hex[:20]}"
-        url: str = self.client("sqs").create_queue(QueueName=name, Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
-        arn = self.arn("sqs", name)
-        self.deployment.relay_queues.append(url)
-        return url, arn
+class _Plan:
+    """The stack before it is deployed: every resource's properties resolved against its provisioner's placeholder
+    values (the provisioners' :class:`~eventweave.local.provisioners.PlanContext`)."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.name = run.name
+        self.region = run.region
+        self.account = run.account
+        self.stack = run.stack
+        self.provider_functions = run.provider_functions
+        self.refs: dict[str, Any] = dict(run.refs)
+        self.attrs: dict[str, dict[str, Any]] = {}
+        self.planned: dict[str, Planned] = {}
+        self._index: dict[str, list[str]] = {}
+        self.resolver = run.new_resolver(self.refs, self.attrs, attribute_fallback=self._fallback)
+        self._build()
+
+    def _fallback(self, target: str, attribute: str) -> Any:
+        return f"{self.name}-{target}.{attribute}" if target in self.run.resources else None
+
+    def _build(self) -> None:
+        run = self.run
+        for logical in _order(run.resources):
+            if logical not in run.active or logical in run.skip:
+                continue
+            kind = str(run.resources[logical].get("Type"))
+            props: dict[str, Any] | None
+            try:
+                props = self.resolver.resolve(run.resources[logical].get("Properties") or {}, logical)
+            except Exception:  # an import, an attribute only known once created: its own checks are skipped
+                props = None
+            ref: Any = f"{self.name}-{logical}"
+            attrs: dict[str, Any] = {}
+            provisioner = lookup(kind)
+            if props is not None and provisioner is not None and provisioner.placeholder is not None:
+                with contextlib.suppress(Exception):  # a property shape the placeholder does not know
+                    ref, attrs = provisioner.placeholder(self, logical, props)
+            self.refs[logical] = ref
+            self.attrs[logical] = dict(attrs)
+            self.planned[logical] = Planned(logical, kind, props, ref, dict(attrs))
+            for value in (ref, *attrs.values()):
+                if isinstance(value, str):
+                    self._index.setdefault(value, []).append(logical)
+
+    def find(self, value: Any, *types: str) -> Planned | None:
+        if not isinstance(value, str):
+            return None
+        for logical in self._index.get(value, []):
+            planned = self.planned[logical]
+            if not types or planned.type in types:
+                return planned
+        return None
+
+    def resource(self, logical: str) -> Mapping[str, Any]:
+        return self.run.resource(logical)
+
+    def nested(self, logical: str, template: dict[str, Any], parameters: Mapping[str, Any]) -> list[str]:
+        artifact = StackArtifact(
+            id=logical,
+            name=logical,
+            template=template,
+            template_path=self.stack.template_path,
+            root=self.stack.root,
+            assets=self.stack.assets,
+        )
+        child = _Run(
+            self.run.deployer, artifact, f"{self.name}-{logical}", skip=self.run.skip_patterns, parameters=parameters
+        )
+        try:
+            return [str(issue) for issue in child.issues()]
+        except DeployError as error:
+            return [str(error)]
+
+    def issues(self) -> list[ResourceIssue]:
+        found: list[ResourceIssue] = []
+        for logical, planned in self.planned.items():
+            provisioner = lookup(planned.type)
+            if provisioner is None or provisioner.validate is None or planned.props is None:
+                continue
+            try:
+                problems = list(provisioner.validate(self, logical, dict(planned.props)))
+            except Exception:  # noqa: S112 - a shape the check does not know: creating it will say what is wrong
+                continue
+            found.extend(
+                ResourceIssue(self.name, logical, planned.type, problem.message, problem.code) for problem in problems
+            )
+        return found
 
 
 def _order(resources: dict[str, Any]) -> list[str]:
@@ -249,516 +607,3 @@ def _order(resources: dict[str, Any]) -> list[str]:
     for logical in resources:
         visit(logical, [])
     return ordered
-
-
-def _json(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _name_of(arn_or_name: str) -> str:
-    """A function's name from its name or ARN (with or without qualifier)."""
-    if arn_or_name.startswith("arn:"):
-        return arn_or_name.split(":")[6]
-    return arn_or_name.split(":", 1)[0]
-
-
-# -- SQS ---------------------------------------------------------------------------------------------------------
-
-_QUEUE_ATTRIBUTES = (
-    "DelaySeconds",
-    "MaximumMessageSize",
-    "MessageRetentionPeriod",
-    "ReceiveMessageWaitTimeSeconds",
-    "VisibilityTimeout",
-    "KmsMasterKeyId",
-    "KmsDataKeyReusePeriodSeconds",
-    "SqsManagedSseEnabled",
-    "ContentBasedDeduplication",
-    "DeduplicationScope",
-    "FifoThroughputLimit",
-)
-
-
-def _queue(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    fifo = bool(props.get("FifoQueue"))
-    name = props.get("QueueName") or run.physical_name(logical, 80, ".fifo" if fifo else "")
-    attributes = {
-        key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
-        for key in _QUEUE_ATTRIBUTES
-        if key in props
-    }
-    if fifo:
-        attributes["FifoQueue"] = "true"
-    if "RedrivePolicy" in props:
-        attributes["RedrivePolicy"] = _json(props["RedrivePolicy"])
-    if "RedriveAllowPolicy" in props:
-        attributes["RedriveAllowPolicy"] = _json(props["RedriveAllowPolicy"])
-    url = run.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-    return url, {"Arn": run.arn("sqs", name), "QueueName": name, "QueueUrl": url}
-
-
-def _queue_policy(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    for url in props.get("Queues", []):
-        run.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": _json(props["PolicyDocument"])})
-    return f"{run.name}-{logical}", {}
-
-
-def _delete_queue(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    deployer.client("sqs").delete_queue(QueueUrl=ref)
-
-
-# -- SNS ---------------------------------------------------------------------------------------------------------
-
-
-def _topic(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    fifo = bool(props.get("FifoTopic"))
-    name = props.get("TopicName") or run.physical_name(logical, 256, ".fifo" if fifo else "")
-    attributes: dict[str, str] = {}
-    for key in ("KmsMasterKeyId", "DisplayName", "SignatureVersion", "TracingConfig"):
-        if key in props:
-            attributes[key] = str(props[key])
-    if fifo:
-        attributes["FifoTopic"] = "true"
-    if "ContentBasedDeduplication" in props:
-        attributes["ContentBasedDeduplication"] = str(props["ContentBasedDeduplication"]).lower()
-    arn = run.client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
-    for sub in props.get("Subscription") or []:
-        _subscribe(run, logical, arn, sub)
-    return arn, {"TopicArn": arn, "TopicName": name}
-
-
-def _topic_policy(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    for arn in props.get("Topics", []):
-        run.client("sns").set_topic_attributes(
-            TopicArn=arn, AttributeName="Policy", AttributeValue=_json(props["PolicyDocument"])
-        )
-    return f"{run.name}-{logical}", {}
-
-
-def _subscribe(run: _Run, logical: str, topic_arn: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    protocol = props.get("Protocol")
-    endpoint = props.get("Endpoint")
-    attributes: dict[str, str] = {}
-    if "FilterPolicy" in props:
-        attributes["FilterPolicy"] = _json(props["FilterPolicy"])
-    if "FilterPolicyScope" in props:
-        attributes["FilterPolicyScope"] = str(props["FilterPolicyScope"])
-    redrive = props.get("RedrivePolicy")
-    if protocol == "sqs":
-        if props.get("RawMessageDelivery"):
-            attributes["RawMessageDelivery"] = "true"
-        if redrive:
-            attributes["RedrivePolicy"] = _json(redrive)
-        response = run.client("sns").subscribe(
-            TopicArn=topic_arn, Protocol="sqs", Endpoint=endpoint, Attributes=attributes, ReturnSubscriptionArn=True
-        )
-        arn = response["SubscriptionArn"]
-        return arn, {"Arn": arn}
-    if protocol == "lambda":
-        url, queue_arn = run.relay_queue(logical)
-        response = run.client("sns").subscribe(
-            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes, ReturnSubscriptionArn=True
-        )
-        dead_letter = (redrive or {}).get("deadLetterTargetArn") if isinstance(redrive, dict) else None
-        run.deployment.push_targets.append(
-            PushTarget(
-                kind="sns",
-                source_arn=topic_arn,
-                target_arn=str(endpoint),
-                relay_queue_url=url,
-                dead_letter_arn=dead_letter,
-                maximum_retry_attempts=3,
-                maximum_event_age_seconds=3600,
-            )
-        )
-        arn = response["SubscriptionArn"]
-        return arn, {"Arn": arn}
-    raise DeployError(
-        f"stack {run.name}: {logical}: SNS protocol {protocol!r} cannot be delivered locally (supported: sqs, lambda)"
-    )
-
-
-def _subscription(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    return _subscribe(run, logical, str(props["TopicArn"]), props)
-
-
-def _delete_topic(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    deployer.client("sns").delete_topic(TopicArn=ref)
-
-
-def _delete_subscription(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    deployer.client("sns").unsubscribe(SubscriptionArn=ref)
-
-
-# -- DynamoDB, Kinesis -------------------------------------------------------------------------------------------
-
-
-def _table(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    name = props.get("TableName") or run.physical_name(logical, 255)
-    args: dict[str, Any] = {
-        "TableName": name,
-        "KeySchema": props["KeySchema"],
-        "AttributeDefinitions": props["AttributeDefinitions"],
-    }
-    billing = props.get("BillingMode", "PROVISIONED")
-    args["BillingMode"] = billing
-    if billing == "PROVISIONED":
-        args["ProvisionedThroughput"] = props.get(
-            "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
-        )
-    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
-        if key in props:
-            args[key] = props[key]
-    stream = props.get("StreamSpecification")
-    if stream:
-        args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
-    description = run.client("dynamodb").create_table(**args)["TableDescription"]
-    ttl = props.get("TimeToLiveSpecification")
-    if ttl and ttl.get("Enabled"):
-        run.client("dynamodb").update_time_to_live(
-            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
-        )
-    attrs = {"Arn": description["TableArn"]}
-    if "LatestStreamArn" in description:
-        attrs["StreamArn"] = description["LatestStreamArn"]
-    return name, attrs
-
-
-def _delete_table(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    deployer.client("dynamodb").delete_table(TableName=ref)
-
-
-def _stream(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    name = props.get("Name") or run.physical_name(logical, 128)
-    mode = (props.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED")
-    if mode == "ON_DEMAND":
-        run.client("kinesis").create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
-    else:
-        run.client("kinesis").create_stream(StreamName=name, ShardCount=int(props.get("ShardCount", 1)))
-    return name, {"Arn": run.arn("kinesis", f"stream/{name}")}
-
-
-def _delete_stream(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    deployer.client("kinesis").delete_stream(StreamName=ref, EnforceConsumerDeletion=True)
-
-
-# -- EventBridge -------------------------------------------------------------------------------------------------
-
-
-def _bus(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    name = props["Name"]
-    arn = run.client("events").create_event_bus(Name=name)["EventBusArn"]
-    return name, {"Arn": arn, "Name": name}
-
-
-def _delete_bus(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    deployer.client("events").delete_event_bus(Name=ref)
-
-
-def _rule(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    name = props.get("Name") or run.physical_name(logical, 64)
-    bus = str(props.get("EventBusName") or "default")
-    bus_name = bus.rsplit("/", maxsplit=1)[-1] if bus.startswith("arn:") else bus
-    args: dict[str, Any] = {"Name": name, "EventBusName": bus_name, "State": props.get("State", "ENABLED")}
-    if "EventPattern" in props:
-        args["EventPattern"] = _json(props["EventPattern"])
-    if "ScheduleExpression" in props:
-        args["ScheduleExpression"] = props["ScheduleExpression"]
-    arn = run.client("events").put_rule(**args)["RuleArn"]
-    targets: list[dict[str, Any]] = []
-    for target in props.get("Targets") or []:
-        service = str(target["Arn"]).split(":")[2]
-        if service == "sqs":
-            targets.append({k: v for k, v in target.items() if k not in ("DeadLetterConfig", "RetryPolicy")})
-            continue
-        if service in ("lambda", "sns"):
-            url, queue_arn = run.relay_queue(logical)
-            targets.append({"Id": target["Id"], "Arn": queue_arn})
-            transform = {k: target[k] for k in ("Input", "InputPath", "InputTransformer") if k in target}
-            retry = target.get("RetryPolicy") or {}
-            run.deployment.push_targets.append(
-                PushTarget(
-                    kind="events",
-                    source_arn=arn,
-                    target_arn=str(target["Arn"]),
-                    relay_queue_url=url,
-                    input_transform=transform or None,
-                    dead_letter_arn=(target.get("DeadLetterConfig") or {}).get("Arn"),
-                    maximum_retry_attempts=int(retry.get("MaximumRetryAttempts", 185)),
-                    maximum_event_age_seconds=int(retry.get("MaximumEventAgeInSeconds", 86400)),
-                )
-            )
-            continue
-        raise DeployError(
-            f"stack {run.name}: {logical}: EventBridge target {target['Arn']} ({service}) cannot be delivered "
-            "locally (supported: sqs, lambda, sns)"
-        )
-    if targets:
-        run.client("events").put_targets(Rule=name, EventBusName=bus_name, Targets=targets)
-    return (name if bus_name == "default" else f"{bus_name}|{name}"), {
-        "Arn": arn,
-        "_bus": bus_name,
-        "_name": name,
-        "_targets": [t["Id"] for t in targets],
-    }
-
-
-def _delete_rule(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    events = deployer.client("events")
-    if attrs.get("_targets"):
-        events.remove_targets(Rule=attrs["_name"], EventBusName=attrs["_bus"], Ids=attrs["_targets"])
-    events.delete_rule(Name=attrs["_name"], EventBusName=attrs["_bus"])
-
-
-def _archive(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    name = props.get("ArchiveName") or run.physical_name(logical, 48)
-    args: dict[str, Any] = {"ArchiveName": name, "EventSourceArn": props["SourceArn"]}
-    if "RetentionDays" in props:
-        args["RetentionDays"] = int(props["RetentionDays"])
-    if "EventPattern" in props:
-        args["EventPattern"] = _json(props["EventPattern"])
-    arn = run.client("events").create_archive(**args)["ArchiveArn"]
-    return name, {"Arn": arn, "ArchiveName": name}
-
-
-def _delete_archive(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    deployer.client("events").delete_archive(ArchiveName=ref)
-
-
-# -- KMS, IAM, Logs, CloudWatch -----------------------------------------------------------------------------------
-
-
-def _key(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    args: dict[str, Any] = {"Description": props.get("Description", logical)}
-    if "KeyPolicy" in props:
-        args["Policy"] = _json(props["KeyPolicy"])
-    metadata = run.client("kms").create_key(**args)["KeyMetadata"]
-    if props.get("EnableKeyRotation"):
-        run.client("kms").enable_key_rotation(KeyId=metadata["KeyId"])
-    return metadata["KeyId"], {"Arn": metadata["Arn"], "KeyId": metadata["KeyId"]}
-
-
-def _delete_key(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    deployer.client("kms").schedule_key_deletion(KeyId=ref, PendingWindowInDays=7)
-
-
-def _role(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    name = props.get("RoleName") or run.physical_name(logical, 64)
-    iam = run.client("iam")
-    role = iam.create_role(
-        RoleName=name,
-        AssumeRolePolicyDocument=_json(props["AssumeRolePolicyDocument"]),
-        Description=str(props.get("Description", ""))[:1000],
-    )["Role"]
-    for policy in props.get("Policies") or []:
-        iam.put_role_policy(
-            RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=_json(policy["PolicyDocument"])
-        )
-    return name, {
-        "Arn": role["Arn"],
-        "RoleId": role["RoleId"],
-        "_inline": [p["PolicyName"] for p in props.get("Policies") or []],
-    }
-
-
-def _delete_role(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    iam = deployer.client("iam")
-    for policy in iam.list_role_policies(RoleName=ref).get("PolicyNames", []):
-        iam.delete_role_policy(RoleName=ref, PolicyName=policy)
-    iam.delete_role(RoleName=ref)
-
-
-def _policy(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    name = props["PolicyName"]
-    for role in props.get("Roles") or []:
-        run.client("iam").put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=_json(props["PolicyDocument"]))
-    return f"{run.name}-{name}", {"_roles": list(props.get("Roles") or []), "_name": name}
-
-
-def _delete_policy(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    for role in attrs.get("_roles", []):
-        deployer.client("iam").delete_role_policy(RoleName=role, PolicyName=attrs["_name"])
-
-
-def _log_group(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    name = props.get("LogGroupName") or run.physical_name(logical, 512)
-    logs = run.client("logs")
-    logs.create_log_group(logGroupName=name)
-    if "RetentionInDays" in props:
-        logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
-    return name, {"Arn": run.arn("logs", f"log-group:{name}:*")}
-
-
-def _delete_log_group(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    deployer.client("logs").delete_log_group(logGroupName=ref)
-
-
-_ALARM_KEYS = (
-    "AlarmDescription",
-    "ActionsEnabled",
-    "OKActions",
-    "AlarmActions",
-    "InsufficientDataActions",
-    "MetricName",
-    "Namespace",
-    "Statistic",
-    "ExtendedStatistic",
-    "Dimensions",
-    "Period",
-    "Unit",
-    "EvaluationPeriods",
-    "DatapointsToAlarm",
-    "Threshold",
-    "ComparisonOperator",
-    "TreatMissingData",
-    "EvaluateLowSampleCountPercentile",
-    "Metrics",
-    "ThresholdMetricId",
-)
-
-
-def _alarm(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    name = props.get("AlarmName") or run.physical_name(logical, 255)
-    args = {key: props[key] for key in _ALARM_KEYS if key in props}
-    for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
-        if key in args:
-            args[key] = int(args[key])
-    if "Threshold" in args:
-        args["Threshold"] = float(args["Threshold"])
-    run.client("cloudwatch").put_metric_alarm(AlarmName=name, **args)
-    return name, {"Arn": run.arn("cloudwatch", f"alarm:{name}")}
-
-
-def _delete_alarm(deployer: Deployer, ref: Any, attrs: dict[str, Any]) -> None:
-    deployer.client("cloudwatch").delete_alarms(AlarmNames=[ref])
-
-
-# -- Lambda (recorded for eventweave's runtime, never created in moto) ---------------------------------------------
-
-
-def _function(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    name = props.get("FunctionName") or run.physical_name(logical, 64)
-    arn = run.arn("lambda", f"function:{name}")
-    runtime = str(props.get("Runtime", ""))
-    if not runtime.startswith("python"):
-        raise DeployError(
-            f"stack {run.name}: function {logical} uses runtime {runtime or 'a container image'}; the local cloud "
-            "runs Python functions only"
-        )
-    env = (props.get("Environment") or {}).get("Variables") or {}
-    spec = FunctionSpec(
-        name=name,
-        arn=arn,
-        handler=str(props["Handler"]),
-        code_dir=run.stack.code_dir(logical),
-        environment={str(k): str(v) for k, v in env.items()},
-        timeout_seconds=int(props.get("Timeout", 3)),
-        memory_mb=int(props.get("MemorySize", 128)),
-        reserved_concurrency=(
-            int(props["ReservedConcurrentExecutions"]) if "ReservedConcurrentExecutions" in props else None
-        ),
-        runtime=runtime,
-        dead_letter_arn=(props.get("DeadLetterConfig") or {}).get("TargetArn"),
-        logical_id=logical,
-        stack_name=run.name,
-    )
-    run.deployment.functions.append(spec)
-    return name, {"Arn": arn}
-
-
-def _destination(config: Any, key: str) -> DestinationSpec | None:
-    destination = ((config or {}).get(key) or {}).get("Destination")
-    return DestinationSpec(str(destination)) if destination else None
-
-
-def _mapping(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    mapping_id = str(uuid.uuid4())
-    filters = tuple(_json(f["Pattern"]) for f in (props.get("FilterCriteria") or {}).get("Filters", []))
-    scaling = props.get("ScalingConfig") or {}
-    spec = EventSourceMappingSpec(
-        uuid=mapping_id,
-        function_name=_name_of(str(props["FunctionName"])),
-        source_arn=str(props["EventSourceArn"]),
-        batch_size=int(props.get("BatchSize", 100 if ":sqs:" not in str(props["EventSourceArn"]) else 10)),
-        maximum_batching_window_seconds=int(props.get("MaximumBatchingWindowInSeconds", 0)),
-        enabled=bool(props.get("Enabled", True)),
-        report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
-        maximum_concurrency=int(scaling["MaximumConcurrency"]) if "MaximumConcurrency" in scaling else None,
-        starting_position=props.get("StartingPosition"),
-        bisect_batch_on_function_error=bool(props.get("BisectBatchOnFunctionError", False)),
-        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
-        maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
-        parallelization_factor=int(props.get("ParallelizationFactor", 1)),
-        on_failure=_destination(props.get("DestinationConfig"), "OnFailure"),
-        filter_patterns=filters,
-    )
-    run.deployment.mappings.append(spec)
-    return mapping_id, {
-        "EventSourceMappingArn": run.arn("lambda", f"event-source-mapping:{mapping_id}"),
-        "Id": mapping_id,
-    }
-
-
-def _invoke_config(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    function = _name_of(str(props["FunctionName"]))
-    config = props.get("DestinationConfig")
-    run.deployment.async_configs[function] = AsyncConfig(
-        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", 2)),
-        maximum_event_age_seconds=int(props.get("MaximumEventAgeInSeconds", 21600)),
-        on_success=_destination(config, "OnSuccess"),
-        on_failure=_destination(config, "OnFailure"),
-    )
-    return f"{function}-invoke-config", {}
-
-
-def _url(run: _Run, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    import socket
-
-    function = _name_of(str(props["TargetFunctionArn"]))
-    # The URL must exist before the server does (outputs refer to it): reserve a free port now.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/"
-    auth: Literal["AWS_IAM", "NONE"] = "NONE" if props.get("AuthType") == "NONE" else "AWS_IAM"
-    run.deployment.urls.append(FunctionUrlSpec(function_name=function, auth_type=auth, url=url))
-    return url, {"FunctionUrl": url, "FunctionArn": run.arn("lambda", f"function:{function}")}
-
-
-_PROVISIONERS: dict[str, _Provisioner] = {
-    "AWS::SQS::Queue": _queue,
-    "AWS::SQS::QueuePolicy": _queue_policy,
-    "AWS::SNS::Topic": _topic,
-    "AWS::SNS::TopicPolicy": _topic_policy,
-    "AWS::SNS::Subscription": _subscription,
-    "AWS::DynamoDB::Table": _table,
-    "AWS::Kinesis::Stream": _stream,
-    "AWS::Events::EventBus": _bus,
-    "AWS::Events::Rule": _rule,
-    "AWS::Events::Archive": _archive,
-    "AWS::KMS::Key": _key,
-    "AWS::IAM::Role": _role,
-    "AWS::IAM::Policy": _policy,
-    "AWS::Logs::LogGroup": _log_group,
-    "AWS::CloudWatch::Alarm": _alarm,
-    "AWS::Lambda::Function": _function,
-    "AWS::Lambda::EventSourceMapping": _mapping,
-    "AWS::Lambda::EventInvokeConfig": _invoke_config,
-    "AWS::Lambda::Url": _url,
-}
-
-_DELETERS: dict[str, Callable[[Deployer, Any, dict[str, Any]], None]] = {
-    "AWS::SQS::Queue": _delete_queue,
-    "AWS::SNS::Topic": _delete_topic,
-    "AWS::SNS::Subscription": _delete_subscription,
-    "AWS::DynamoDB::Table": _delete_table,
-    "AWS::Kinesis::Stream": _delete_stream,
-    "AWS::Events::EventBus": _delete_bus,
-    "AWS::Events::Rule": _delete_rule,
-    "AWS::Events::Archive": _delete_archive,
-    "AWS::KMS::Key": _delete_key,
-    "AWS::IAM::Role": _delete_role,
-    "AWS::IAM::Policy": _delete_policy,
-    "AWS::Logs::LogGroup": _delete_log_group,
-    "AWS::CloudWatch::Alarm": _delete_alarm,
-}

@@ -73,6 +73,7 @@ class Resolver:
         conditions: Mapping[str, Any] | None = None,
         exports: Mapping[str, Any] | None = None,
         attribute_fallback: Callable[[str, str], Any] | None = None,
+        mappings: Mapping[str, Any] | None = None,
     ) -> None:
         self.refs = refs
         self.attrs = attrs
@@ -87,6 +88,7 @@ class Resolver:
         }
         self.conditions = dict(conditions or {})
         self.exports = exports or {}
+        self.mappings = mappings or {}
         self.attribute_fallback = attribute_fallback
         self._condition_values: dict[str, bool] = {}
 
@@ -160,7 +162,25 @@ class Resolver:
             return self.exports[name]
         if key == "Fn::ToJsonString":
             return json.dumps(self.resolve(arg, where), separators=(",", ":"))
+        if key == "Fn::FindInMap":
+            return self._find_in_map(arg, where)
+        if key == "Fn::Length":
+            items = self.resolve(arg, where)
+            if not isinstance(items, list):
+                raise TemplateError(f"{where}: Fn::Length takes a list")
+            return len(items)
         raise TemplateError(f"{where}: the intrinsic function {key} is not supported by the local cloud")
+
+    def _find_in_map(self, arg: Any, where: str) -> Any:
+        name, top, second, *rest = arg
+        default = rest[0].get("DefaultValue", NO_VALUE) if rest and isinstance(rest[0], dict) else NO_VALUE
+        keys = [str(self.resolve(k, where)) for k in (name, top, second)]
+        try:
+            return self.mappings[keys[0]][keys[1]][keys[2]]
+        except (KeyError, TypeError):
+            if default is not NO_VALUE:
+                return self.resolve(default, where)
+            raise TemplateError(f"{where}: Fn::FindInMap {keys}: no such entry in Mappings") from None
 
     def _ref(self, name: str, where: str) -> Any:
         if name == "AWS::NoValue":

@@ -14,6 +14,8 @@ from typing import Any, Literal, Protocol
 
 __all__ = [
     "AsyncConfig",
+    "BucketNotificationSpec",
+    "BucketNotificationTarget",
     "DestinationSpec",
     "EventSourceMappingSpec",
     "FunctionSpec",
@@ -22,6 +24,7 @@ __all__ = [
     "Invoker",
     "LogSink",
     "PushTarget",
+    "ScheduleSpec",
     "UnknownFunctionError",
 ]
 
@@ -54,6 +57,13 @@ class FunctionSpec:
     """``DeadLetterConfig.TargetArn``: where the async path sends an event after its last retry."""
     logical_id: str = ""
     stack_name: str = ""
+    layer_dirs: tuple[Path, ...] = ()
+    """The function's ``Layers`` of this cloud assembly, in order: each directory holds what Lambda extracts under
+    ``/opt`` (its ``python/`` and ``python/lib/python3.X/site-packages/`` folders go on ``sys.path`` after the
+    function's own code). Layers from outside the assembly (an ARN of another account) are not listed."""
+    qualifiers: Mapping[str, str] = field(default_factory=dict)
+    """Published versions and aliases: qualifier -> the version it runs (``{"1": "1", "live": "1"}``). Locally
+    every qualifier runs the function's one code; ``$LATEST`` is always valid and not listed."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,8 @@ class EventSourceMappingSpec:
     on_failure: DestinationSpec | None = None
     filter_patterns: tuple[str, ...] = ()
     """``FilterCriteria.Filters[].Pattern`` JSON strings, EventBridge pattern syntax."""
+    function_qualifier: str | None = None
+    """The version or alias the mapping names (``FunctionName: orders:live``); ``function_name`` is unqualified."""
 
     @property
     def source(self) -> Literal["sqs", "kinesis", "dynamodb"]:
@@ -139,6 +151,49 @@ class PushTarget:
     """EventBridge target ``DeadLetterConfig.Arn`` or SNS subscription redrive queue."""
     maximum_retry_attempts: int = 185
     maximum_event_age_seconds: int = 86400
+
+
+@dataclass(frozen=True)
+class BucketNotificationTarget:
+    """One notification configuration of a bucket: its id (the record's ``s3.configurationId``) and destination."""
+
+    configuration_id: str
+    target_arn: str
+    """An SQS queue, SNS topic or Lambda function ARN (a function ARN may be qualified)."""
+
+
+@dataclass(frozen=True)
+class BucketNotificationSpec:
+    """A bucket's event notifications to SQS, SNS and Lambda.
+
+    moto matches the events and key filters and sends its own record to ``relay_queue_url``, the configuration id
+    naming the destination; eventweave's relay (:mod:`eventweave.local.notifications`) delivers the documented S3
+    record (:mod:`eventweave.wire.s3`) to the destination: the SQS body, the SNS message, an asynchronous Lambda
+    invocation.
+    """
+
+    bucket: str
+    relay_queue_url: str
+    targets: tuple[BucketNotificationTarget, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge Scheduler schedule or a scheduled EventBridge rule of a deployed stack.
+
+    The definition lives in the data plane (moto's Scheduler / EventBridge); :mod:`eventweave.local.schedules` fires
+    it from there, so a schedule changed through the API fires as changed.
+    """
+
+    kind: Literal["scheduler", "rule"]
+    name: str
+    group: str
+    """The schedule group (Scheduler) or the event bus (rules: always ``default``)."""
+    arn: str
+    expression: str
+    timezone: str = "UTC"
+    enabled: bool = True
+    logical_id: str = ""
 
 
 @dataclass(frozen=True)
