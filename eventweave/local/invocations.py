@@ -41,7 +41,7 @@ from eventweave.wire.sns import lambda_record, parse_notification
 
 from .aws import client
 from .model import AsyncConfig, Invoker, InvokeResult, LogSink, PushTarget
-from .sources import FailureCounter, PollError
+from .sources import FailureCounter, PollError, relay_loop
 from .trace import Journal
 
 __all__ = ["AsyncInvoker", "PushRelay", "normalise_event", "transform_input"]
@@ -455,30 +455,13 @@ class PushRelay:
 
     def _loop(self, target: PushTarget) -> None:
         sqs = self._relay_client()
-        counter = self.failures[target.relay_queue_url]
-        consecutive = 0
-        while not self._stop.is_set():
-            try:
-                try:
-                    response = sqs.receive_message(
-                        QueueUrl=target.relay_queue_url,
-                        MaxNumberOfMessages=10,
-                        WaitTimeSeconds=1,
-                        MessageSystemAttributeNames=["All"],
-                    )
-                except Exception as error:
-                    raise PollError("ReceiveMessage", error) from error
-                if self._stop.is_set():
-                    return
-                for message in response.get("Messages", []):
-                    self._handle(sqs, target, message)
-            except Exception as error:  # a relay must outlive a moto hiccup, loudly: counted, journaled, retried
-                if self._stop.is_set():
-                    return
-                consecutive += 1
-                self._stop.wait(counter.failed(error, consecutive))
-                continue
-            consecutive = 0
+        relay_loop(
+            self._stop,
+            sqs,
+            target.relay_queue_url,
+            self.failures[target.relay_queue_url],
+            lambda message: self._handle(sqs, target, message),
+        )
 
     def _relay_client(self) -> Any:
         return _client("sqs", self.endpoint_url, self.region)

@@ -36,7 +36,7 @@ from eventweave.wire.s3 import is_test_event, notification_event, object_record
 
 from .aws import client
 from .model import BucketNotificationSpec, BucketNotificationTarget, LogSink
-from .sources import FailureCounter, PollError
+from .sources import FailureCounter, PollError, relay_loop
 from .trace import Journal
 
 __all__ = ["SUBJECT", "AsyncSubmitter", "BucketNotificationRelay", "documented_record", "s3_test_event"]
@@ -141,30 +141,14 @@ class BucketNotificationRelay:
 
     def _loop(self, spec: BucketNotificationSpec) -> None:
         sqs = client("sqs", self.endpoint_url, self.region)
-        counter = self.failures[spec.relay_queue_url]
-        consecutive = 0
-        while not self._stop.is_set():
-            try:
-                try:
-                    response = sqs.receive_message(
-                        QueueUrl=spec.relay_queue_url,
-                        MaxNumberOfMessages=10,
-                        WaitTimeSeconds=1,
-                        MessageSystemAttributeNames=["ApproximateReceiveCount"],
-                    )
-                except Exception as error:
-                    raise PollError("ReceiveMessage", error) from error
-                if self._stop.is_set():
-                    return
-                for message in response.get("Messages", []):
-                    self._handle(sqs, spec, message)
-            except Exception as error:  # a relay must outlive a moto hiccup, loudly: counted, journaled, retried
-                if self._stop.is_set():
-                    return
-                consecutive += 1
-                self._stop.wait(counter.failed(error, consecutive))
-                continue
-            consecutive = 0
+        relay_loop(
+            self._stop,
+            sqs,
+            spec.relay_queue_url,
+            self.failures[spec.relay_queue_url],
+            lambda message: self._handle(sqs, spec, message),
+            attribute_names=("ApproximateReceiveCount",),
+        )
 
     def _handle(self, sqs: Any, spec: BucketNotificationSpec, message: dict[str, Any]) -> None:
         try:

@@ -43,6 +43,7 @@ __all__ = [
     "backoff",
     "batch_failures",
     "dynamodb_stream_record",
+    "relay_loop",
 ]
 
 _WAIT_SECONDS = 1  # long-poll slice: bounds how long stop() waits
@@ -130,6 +131,42 @@ class FailureCounter:
                 "poll_failures": self.poll_failures,
                 "last_error": self.last_error,
             }
+
+
+def relay_loop(
+    stop: threading.Event,
+    sqs: Any,
+    queue_url: str,
+    counter: FailureCounter,
+    handle: Callable[[dict[str, Any]], None],
+    *,
+    attribute_names: tuple[str, ...] = ("All",),
+) -> None:
+    """Receive from an internal relay queue until ``stop``, handing each message to ``handle``; a failed poll is
+    counted, journaled and retried with backoff (a relay must outlive a data-plane hiccup, loudly)."""
+    consecutive = 0
+    while not stop.is_set():
+        try:
+            try:
+                response = sqs.receive_message(
+                    QueueUrl=queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=1,
+                    MessageSystemAttributeNames=list(attribute_names),
+                )
+            except Exception as error:
+                raise PollError("ReceiveMessage", error) from error
+            if stop.is_set():
+                return
+            for message in response.get("Messages", []):
+                handle(message)
+        except Exception as error:
+            if stop.is_set():
+                return
+            consecutive += 1
+            stop.wait(counter.failed(error, consecutive))
+            continue
+        consecutive = 0
 
 
 def _matcher(patterns: tuple[str, ...]) -> Callable[[dict[str, Any]], bool] | None:
