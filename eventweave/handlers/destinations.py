@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Generic, TypeVar
 
-from eventweave.wire.destinations import (
+from eventweave.wire.records import (
     AsyncInvocationRecord,
     DestinationRequestContext,
     DestinationResponseContext,
+    PoisonRecord,
     StreamBatchInfo,
     StreamFailureRecord,
 )
-from eventweave.wire.poison import PoisonRecord
 from eventweave.wire.trace import CONTEXT_KEY, trace_from_payload
 
 from .clients import client

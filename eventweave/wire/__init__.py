@@ -8,7 +8,8 @@ with them, and the handler engine reads records with them, so the three cannot d
 * :mod:`.eventbridge`: the EventBridge envelope; :mod:`.kinesis`: Kinesis records;
 * :mod:`.dynamodb`: DynamoDB JSON (``B`` / ``BS`` as bytes) and stream records; :mod:`.s3`: S3 notifications;
 * :mod:`.logs`: CloudWatch Logs subscription data; :mod:`.destinations`: async destination records, the async DLQ
-  message and stream on-failure records; :mod:`.poison`: eventweave's poison record;
+  message and stream on-failure records; :mod:`.poison`: eventweave's poison record; :mod:`.records`: the models
+  consumers read those records with;
 * :mod:`.envelopes`: unwrapping SNS and EventBridge envelopes around a payload; :mod:`.trace`: eventweave's trace
   metadata; :mod:`.payloads`: raw text and bytes payloads; :mod:`.inspect`: the trace of any event, for tools.
 
@@ -88,13 +89,13 @@ _WHERE = {
     "LogEvent": "logs",
     "LogsData": "logs",
     "awslogs_event": "logs",
-    "AsyncInvocationRecord": "destinations",
-    "StreamFailureRecord": "destinations",
+    "AsyncInvocationRecord": "records",
+    "StreamFailureRecord": "records",
     "async_record": "destinations",
     "async_dlq_message": "destinations",
     "destination_event_entry": "destinations",
     "stream_failure_record": "destinations",
-    "PoisonRecord": "poison",
+    "PoisonRecord": "records",
     "poison_document": "poison",
     "unwrap_text": "envelopes",
     "UndecodablePayload": "payloads",
@@ -119,8 +120,6 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .attributes import api_attributes, read_attributes
     from .destinations import (
-        AsyncInvocationRecord,
-        StreamFailureRecord,
         async_dlq_message,
         async_record,
         destination_event_entry,
@@ -133,7 +132,8 @@ if TYPE_CHECKING:
     from .kinesis import decode_data, kinesis_record
     from .logs import LogEvent, LogsData, awslogs_event
     from .payloads import UndecodablePayload
-    from .poison import PoisonRecord, poison_document
+    from .poison import poison_document
+    from .records import AsyncInvocationRecord, PoisonRecord, StreamFailureRecord
     from .s3 import object_created, object_key
     from .sns import lambda_record, notification, notification_json
     from .sqs import records_event, sqs_record, sqs_record_from_message

@@ -13,7 +13,7 @@ Example::
     record = async_record(b'{"order_id": "o-1"}', request_id=rid, function_arn=arn, condition="RetriesExhausted",
                           invoke_count=3, status_code=200, function_error="Unhandled",
                           response=b'{"errorMessage": "boom", "errorType": "RuntimeError"}')
-    AsyncInvocationRecord[OrderPlaced].model_validate(record).request_payload.order_id   # 'o-1'
+    AsyncInvocationRecord[OrderPlaced].model_validate(record).request_payload.order_id   # 'o-1' (wire.records)
 """
 
 from __future__ import annotations
@@ -21,28 +21,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Any, Literal
 
 from .eventbridge import DESTINATION_DETAIL_TYPES, DESTINATION_SOURCE
-from .trace import CONTEXT_KEY
 
 __all__ = [
-    "AsyncInvocationRecord",
-    "DestinationRequestContext",
-    "DestinationResponseContext",
-    "StreamBatchInfo",
-    "StreamFailureRecord",
     "async_dlq_message",
     "async_record",
     "destination_event_entry",
     "iso_millis",
     "stream_failure_record",
 ]
-
-P = TypeVar("P")
 
 
 def iso_millis(seconds: float | None = None) -> str:
@@ -173,103 +162,3 @@ def stream_failure_record(
             "streamArn": stream_arn,
         },
     }
-
-
-# -- reading -----------------------------------------------------------------------------------------------------
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
-
-
-class DestinationRequestContext(_Model):
-    request_id: str = Field(alias="requestId")
-    function_arn: str = Field(alias="functionArn")
-    condition: str
-    """``Success``, ``RetriesExhausted``, ``EventAgeExceeded`` (async) or ``RetryAttemptsExhausted`` (streams)."""
-    approximate_invoke_count: int = Field(alias="approximateInvokeCount")
-
-
-class DestinationResponseContext(_Model):
-    status_code: int | None = Field(default=None, alias="statusCode")
-    executed_version: str | None = Field(default=None, alias="executedVersion")
-    function_error: str | None = Field(default=None, alias="functionError")
-    """``Handled`` or ``Unhandled`` on failure; absent on success."""
-
-
-def _strip_trace(data: Any) -> Any:
-    """Drop eventweave's ``__context`` from the original payload so the user's model sees what the producer meant."""
-    if isinstance(data, dict):
-        payload = data.get("requestPayload")
-        if isinstance(payload, dict) and CONTEXT_KEY in payload:
-            data = {**data, "requestPayload": {k: v for k, v in payload.items() if k != CONTEXT_KEY}}
-    return data
-
-
-class AsyncInvocationRecord(_Model, Generic[P]):
-    """Lambda's destination record for an asynchronous invocation, with the original payload typed as ``P``.
-
-    Example::
-
-        record = AsyncInvocationRecord[OrderPlaced].model_validate(message)
-        record.succeeded, record.request_payload.order_id, record.error_message
-    """
-
-    version: str
-    timestamp: datetime
-    request_context: DestinationRequestContext = Field(alias="requestContext")
-    request_payload: P = Field(alias="requestPayload")
-    response_context: DestinationResponseContext | None = Field(default=None, alias="responseContext")
-    response_payload: Any = Field(default=None, alias="responsePayload")
-
-    _strip = model_validator(mode="before")(_strip_trace)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.request_context.condition == "Success"
-
-    @property
-    def error_message(self) -> str | None:
-        payload = self.response_payload
-        if isinstance(payload, dict) and isinstance(payload.get("errorMessage"), str):
-            return str(payload["errorMessage"])
-        return None
-
-    @property
-    def error_type(self) -> str | None:
-        payload = self.response_payload
-        if isinstance(payload, dict) and isinstance(payload.get("errorType"), str):
-            return str(payload["errorType"])
-        return None
-
-
-class StreamBatchInfo(_Model):
-    shard_id: str = Field(alias="shardId")
-    start_sequence_number: str = Field(alias="startSequenceNumber")
-    end_sequence_number: str = Field(alias="endSequenceNumber")
-    approximate_arrival_of_first_record: datetime | None = Field(default=None, alias="approximateArrivalOfFirstRecord")
-    approximate_arrival_of_last_record: datetime | None = Field(default=None, alias="approximateArrivalOfLastRecord")
-    batch_size: int = Field(alias="batchSize")
-    stream_arn: str = Field(alias="streamArn")
-
-
-class StreamFailureRecord(_Model):
-    """On-failure record of a Kinesis (``KinesisBatchInfo``) or DynamoDB (``DDBStreamBatchInfo``) mapping."""
-
-    version: str
-    timestamp: datetime
-    request_context: DestinationRequestContext = Field(alias="requestContext")
-    response_context: DestinationResponseContext | None = Field(default=None, alias="responseContext")
-    kinesis_batch_info: StreamBatchInfo | None = Field(default=None, alias="KinesisBatchInfo")
-    ddb_stream_batch_info: StreamBatchInfo | None = Field(default=None, alias="DDBStreamBatchInfo")
-
-    @property
-    def batch_info(self) -> StreamBatchInfo:
-        info = self.kinesis_batch_info or self.ddb_stream_batch_info
-        if info is None:
-            raise ValueError("the record has neither KinesisBatchInfo nor DDBStreamBatchInfo")
-        return info
-
-    @property
-    def stream_kind(self) -> Literal["kinesis", "dynamodb"]:
-        return "kinesis" if self.kinesis_batch_info is not None else "dynamodb"

@@ -15,17 +15,13 @@ Example::
 
     body = poison_document(reason="validation-error", error_type="ValidationError", error_message="...",
                            record=record, record_id="m-1", event_source="aws:sqs", function_name="charge")
-    PoisonRecord.model_validate_json(body).reason    # 'validation-error'
+    PoisonRecord.model_validate_json(body).reason    # 'validation-error' (the model: eventweave.wire.records)
 """
 
 from __future__ import annotations
 
-import base64
 import json
-from datetime import datetime
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from .destinations import iso_millis
 
@@ -35,7 +31,6 @@ __all__ = [
     "KIND",
     "MAX_ERROR_MESSAGE",
     "REASONS",
-    "PoisonRecord",
     "is_poison_document",
     "poison_document",
 ]
@@ -101,49 +96,3 @@ def poison_document(
 def is_poison_document(obj: object) -> bool:
     """Whether a parsed JSON value is an eventweave poison record."""
     return isinstance(obj, dict) and obj.get("kind") == KIND and "record" in obj
-
-
-class PoisonRecord(BaseModel):
-    """A record an eventweave handler sent to its dead-letter destination, with why.
-
-    Example::
-
-        class PoisonAudit(SqsHandler[PoisonRecord]):
-            def handle(self, poison: PoisonRecord, ctx: SqsRecordContext) -> None:
-                audit.store(poison.reason, poison.error_message, poison.original_payload())
-    """
-
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
-
-    kind: Literal["eventweave.poison"] = "eventweave.poison"
-    version: str = "1.0"
-    reason: str
-    error_type: str = Field(alias="errorType")
-    error_message: str = Field(alias="errorMessage")
-    record_id: str | None = Field(default=None, alias="recordId")
-    message_id: str | None = Field(default=None, alias="messageId")
-    event_source: str = Field(alias="eventSource")
-    event_source_arn: str | None = Field(default=None, alias="eventSourceARN")
-    function_name: str = Field(alias="functionName")
-    correlation_id: str | None = Field(default=None, alias="correlationId")
-    hops: int = 0
-    timestamp: datetime
-    record: Any
-
-    def original_payload(self) -> Any:
-        """The payload as the producer sent it (SQS body, SNS Message, decoded Kinesis data, EventBridge detail)."""
-        record = self.record
-        if not isinstance(record, dict):
-            return record
-        if self.event_source == "aws:sqs":
-            return record.get("body")
-        if self.event_source == "aws:sns":
-            return (record.get("Sns") or {}).get("Message")
-        if self.event_source == "aws:kinesis":
-            data = (record.get("kinesis") or {}).get("data")
-            return base64.b64decode(data) if isinstance(data, str) else data
-        if self.event_source == "aws:events":
-            return record.get("detail")
-        if self.event_source == "aws:dynamodb":
-            return record.get("dynamodb")
-        return record

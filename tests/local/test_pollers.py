@@ -24,10 +24,10 @@ from eventweave.local.model import DestinationSpec, EventSourceMappingSpec, Invo
 from eventweave.local.sources import PollError, SqsPoller, StreamPoller, backoff
 from eventweave.local.trace import Journal, read_failures, read_journal
 from eventweave.testing import wait_until
-from eventweave.wire.destinations import StreamFailureRecord
 from eventweave.wire.dynamodb import deserialize_image
 from eventweave.wire.eventbridge import ENVELOPE_KEYS
 from eventweave.wire.kinesis import decode_data
+from eventweave.wire.records import StreamFailureRecord
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

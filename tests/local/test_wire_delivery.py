@@ -21,8 +21,8 @@ import pytest
 
 from eventweave.local.cloud import DeployedStack, LocalCloud
 from eventweave.testing import wait_until
-from eventweave.wire.destinations import AsyncInvocationRecord
 from eventweave.wire.eventbridge import ENVELOPE_KEYS
+from eventweave.wire.records import AsyncInvocationRecord
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ACCOUNT = "123456789012"

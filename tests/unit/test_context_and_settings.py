@@ -105,8 +105,17 @@ def test_sqs_context_reads_system_attributes():
         ({"eventweave-hops": "-1"}, (None, None, 1 << 30)),
         ({"eventweave-hops": {"dataType": "Binary", "binaryValue": b"1"}}, (None, None, 1 << 30)),
     ],
-    ids=["none", "empty", "unrelated", "correlation-only", "sns-full", "corrupt-hops", "negative-hops",
-         "unshaped-hops", "binary-hops"],
+    ids=[
+        "none",
+        "empty",
+        "unrelated",
+        "correlation-only",
+        "sns-full",
+        "corrupt-hops",
+        "negative-hops",
+        "unshaped-hops",
+        "binary-hops",
+    ],
 )
 def test_trace_from_attributes(raw, expected):
     """Trace attributes parse from SQS and SNS shapes; a corrupt hop count reads as huge so the guard trips."""

@@ -27,8 +27,9 @@ STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/accounts/stream/2026
 class MemoryDeadLetter:
     """Stands in for ``DeadLetter``: keeps what it is given; ``target=None`` or ``refuse`` make delivery fail."""
 
-    def __init__(self, target: str | None = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
-                 refuse: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, target: str | None = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq", refuse: tuple[str, ...] = ()
+    ) -> None:
         self.target = target
         self.refuse = set(refuse)
         self.offered: list[PoisonEntry] = []
@@ -132,8 +133,9 @@ class AllChanges(DynamoDBStreamHandler[Account]):
         self.changes.append(change)
 
 
-def build(cls: type = Ledger, dlq: MemoryDeadLetter | None = None, **settings: Any) -> tuple[Any, MemoryDeadLetter,
-                                                                                            CountsRecorder]:
+def build(
+    cls: type = Ledger, dlq: MemoryDeadLetter | None = None, **settings: Any
+) -> tuple[Any, MemoryDeadLetter, CountsRecorder]:
     handler = cls(settings=Settings(**settings))
     handler.dead_letter = dlq if dlq is not None else MemoryDeadLetter()
     handler.batch_metrics = recorder = CountsRecorder()
@@ -150,13 +152,19 @@ def keys(account_id: str) -> dict[str, Any]:
 
 
 def insert(seq: str, account_id: str, balance: int = 10, **extra: Any) -> dict[str, Any]:
-    return ddb_record("INSERT", sequence_number=seq, keys=keys(account_id),
-                      new_image=image(account_id, balance, **extra))
+    return ddb_record(
+        "INSERT", sequence_number=seq, keys=keys(account_id), new_image=image(account_id, balance, **extra)
+    )
 
 
 def modify(seq: str, account_id: str, new_balance: int, old_balance: int, **extra: Any) -> dict[str, Any]:
-    return ddb_record("MODIFY", sequence_number=seq, keys=keys(account_id),
-                      new_image=image(account_id, new_balance, **extra), old_image=image(account_id, old_balance))
+    return ddb_record(
+        "MODIFY",
+        sequence_number=seq,
+        keys=keys(account_id),
+        new_image=image(account_id, new_balance, **extra),
+        old_image=image(account_id, old_balance),
+    )
 
 
 def remove(seq: str, account_id: str, balance: int = 0) -> dict[str, Any]:
@@ -202,11 +210,13 @@ def test_images_are_deserialized_from_dynamodb_json(lambda_context):
         tags={"SS": ["gold", "eu"]},
         scores={"NS": ["3", "7"]},
         history={"L": [{"N": "1"}, {"N": "-2"}]},
-        profile={"M": {
-            "name": {"S": "Ada"},
-            "emails": {"L": [{"S": "ada@example.com"}]},
-            "limits": {"M": {"daily": {"N": "500"}}},
-        }},
+        profile={
+            "M": {
+                "name": {"S": "Ada"},
+                "emails": {"L": [{"S": "ada@example.com"}]},
+                "limits": {"M": {"daily": {"N": "500"}}},
+            }
+        },
         note={"NULL": True},
     )
     record = ddb_record("INSERT", sequence_number="1", keys=keys("a"), new_image=new_image)
@@ -230,8 +240,9 @@ def test_images_are_deserialized_from_dynamodb_json(lambda_context):
 def test_image_that_does_not_fit_the_model_is_validation_poison(lambda_context):
     """A deserialized image that fails validation is poison "validation-error"; the batch goes on."""
     handler, dlq, _ = build()
-    bad = ddb_record("INSERT", sequence_number="1", keys=keys("a"),
-                     new_image={"id": {"S": "a"}, "balance": {"S": "lots"}})
+    bad = ddb_record(
+        "INSERT", sequence_number="1", keys=keys("a"), new_image={"id": {"S": "a"}, "balance": {"S": "lots"}}
+    )
     assert handler(ddb_event(bad, insert("2", "b")), lambda_context) == {"batchItemFailures": []}
     assert dlq.reasons() == {"1": "validation-error"}
     assert handler.seqs() == ["2"]
@@ -257,6 +268,7 @@ def test_an_all_ignored_batch_does_not_raise(lambda_context):
 
 def test_returning_ignored_counts_the_record_as_ignored(lambda_context):
     """An override may return IGNORED to say it deliberately skipped the record."""
+
     class Picky(DynamoDBStreamHandler[Account]):
         def on_insert(self, new: Account, ctx: DynamoDBRecordContext) -> Any:
             return IGNORED if new.balance == 0 else None
@@ -439,8 +451,13 @@ def test_context_map_in_new_image_gives_the_trace_and_is_stripped(lambda_context
 def test_context_in_old_image_is_stripped_too(lambda_context):
     """A MODIFY whose old image was also stamped validates both images."""
     handler, dlq, _ = build()
-    record = ddb_record("MODIFY", sequence_number="1", keys=keys("a"),
-                        new_image=image("a", 2, **trace("corr-2", 1)), old_image=image("a", 1, **trace("corr-1", 0)))
+    record = ddb_record(
+        "MODIFY",
+        sequence_number="1",
+        keys=keys("a"),
+        new_image=image("a", 2, **trace("corr-2", 1)),
+        old_image=image("a", 1, **trace("corr-1", 0)),
+    )
     handler(ddb_event(record), lambda_context)
     assert dlq.offered == []
     ((_, new, old, ctx),) = handler.calls
@@ -470,8 +487,7 @@ def test_hops_over_the_limit_are_recursion_limit_poison(lambda_context):
 def test_recursion_guard_runs_before_validation(lambda_context):
     """A looping record is stopped as a loop even when its image would not validate."""
     handler, dlq, _ = build(max_hops=1)
-    looping = ddb_record("INSERT", sequence_number="1", keys=keys("a"),
-                         new_image={"id": {"S": "a"}, **trace("c", 2)})
+    looping = ddb_record("INSERT", sequence_number="1", keys=keys("a"), new_image={"id": {"S": "a"}, **trace("c", 2)})
     handler(ddb_event(looping), lambda_context)
     assert dlq.reasons() == {"1": "recursion-limit"}
 

@@ -27,8 +27,9 @@ STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/clicks"
 class MemoryDeadLetter:
     """Stands in for ``DeadLetter``: keeps what it is given; ``target=None`` or ``refuse`` make delivery fail."""
 
-    def __init__(self, target: str | None = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
-                 refuse: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, target: str | None = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq", refuse: tuple[str, ...] = ()
+    ) -> None:
         self.target = target
         self.refuse = set(refuse)
         self.offered: list[PoisonEntry] = []
@@ -92,8 +93,9 @@ class Track(KinesisHandler[Click]):
         return [ctx.sequence_number for _, ctx in self.seen]
 
 
-def build(cls: type = Track, dlq: MemoryDeadLetter | None = None, **settings: Any) -> tuple[Any, MemoryDeadLetter,
-                                                                                           CountsRecorder]:
+def build(
+    cls: type = Track, dlq: MemoryDeadLetter | None = None, **settings: Any
+) -> tuple[Any, MemoryDeadLetter, CountsRecorder]:
     handler = cls(settings=Settings(**settings))
     handler.dead_letter = dlq if dlq is not None else MemoryDeadLetter()
     handler.batch_metrics = recorder = CountsRecorder()
@@ -132,7 +134,7 @@ def test_context_exposes_partition_key_shard_and_sequence(lambda_context):
     """ctx gives the partition key, the shard id from eventID and the sequence number; no trace means a new chain."""
     handler, _, _ = build()
     handler(kinesis_event(rec("111", click("a"), partition_key="user-7", shard="shardId-000000000003")), lambda_context)
-    (_, ctx), = handler.seen
+    ((_, ctx),) = handler.seen
     assert ctx.partition_key == "user-7"
     assert ctx.shard_id == "shardId-000000000003"
     assert ctx.sequence_number == ctx.record_id == "111"
@@ -146,6 +148,7 @@ def test_context_exposes_partition_key_shard_and_sequence(lambda_context):
 
 def test_plain_text_json_containing_the_word_detail_type_is_not_mistaken_for_an_envelope(lambda_context):
     """A payload mentioning "detail-type" but lacking the envelope's fields is validated as it is."""
+
     class Loose(KinesisHandler[dict]):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
@@ -361,6 +364,7 @@ def test_hops_at_the_limit_are_still_handled(lambda_context):
 
 def test_class_max_hops_overrides_settings(lambda_context):
     """A handler's own max_hops wins over Settings.max_hops."""
+
     class Tight(Track):
         max_hops = 1
 
@@ -381,8 +385,11 @@ def test_unreadable_hops_trip_the_guard(lambda_context, meta):
 def test_eventbridge_event_on_the_stream_is_unwrapped_to_its_detail(lambda_context):
     """A rule targeting the stream puts the whole event; the handler sees ``detail`` and the event's ids and trace."""
     handler, dlq, _ = build()
-    traced = eventbridge_event(click("a", 1, __context={"correlationId": "corr-eb", "causationId": "c0", "hops": 1}),
-                               detail_type="PageViewed", event_id="evt-1")
+    traced = eventbridge_event(
+        click("a", 1, __context={"correlationId": "corr-eb", "causationId": "c0", "hops": 1}),
+        detail_type="PageViewed",
+        event_id="evt-1",
+    )
     plain = eventbridge_event(click("b", 2), detail_type="PageViewed", event_id="evt-2")
     assert handler(kinesis_event(rec("1", traced), rec("2", plain)), lambda_context) == {"batchItemFailures": []}
     assert dlq.offered == []

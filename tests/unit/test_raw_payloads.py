@@ -24,7 +24,7 @@ from eventweave.handlers import (
     SqsHandler,
 )
 from eventweave.wire.logs import LogsData
-from eventweave.wire.poison import PoisonRecord
+from eventweave.wire.records import PoisonRecord
 from eventweave.wire.trace import ATTR_CAUSATION, ATTR_CORRELATION, ATTR_HOPS
 from tests.factories import (
     ddb_event,

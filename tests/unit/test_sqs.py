@@ -133,11 +133,17 @@ def _no_message_id() -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("record", "reason", "record_id", "reaches_handle"),
     [
-        pytest.param(sqs_record({"order_id": "x"}, message_id="poison"), "validation-error", "poison", False,
-                     id="validation-error"),
+        pytest.param(
+            sqs_record({"order_id": "x"}, message_id="poison"),
+            "validation-error",
+            "poison",
+            False,
+            id="validation-error",
+        ),
         pytest.param(sqs_record("{not json", message_id="poison"), "validation-error", "poison", False, id="bad-json"),
-        pytest.param(sqs_record(order("x", -5), message_id="poison"), "permanent-error", "poison", True,
-                     id="permanent-error"),
+        pytest.param(
+            sqs_record(order("x", -5), message_id="poison"), "permanent-error", "poison", True, id="permanent-error"
+        ),
         pytest.param(_non_string_body(), "malformed-record", "poison", False, id="non-string-body"),
         pytest.param(_no_message_id(), "malformed-record", None, False, id="missing-message-id"),
     ],
@@ -259,8 +265,11 @@ def _bodies() -> list[Any]:
         pytest.param(json.dumps(payload), "sqs-id", id="raw"),
         pytest.param(sns_envelope(payload, message_id="sns-id"), "sns-id", id="sns"),
         pytest.param(json.dumps(eventbridge_event(payload, event_id="event-id")), "event-id", id="eventbridge"),
-        pytest.param(sns_envelope(eventbridge_event(payload, event_id="event-id"), message_id="sns-id"), "event-id",
-                     id="sns+eventbridge"),
+        pytest.param(
+            sns_envelope(eventbridge_event(payload, event_id="event-id"), message_id="sns-id"),
+            "event-id",
+            id="sns+eventbridge",
+        ),
     ]
 
 
@@ -429,8 +438,10 @@ def test_on_event_routes_eventbridge_bodies_on_a_queue(lambda_context):
         sqs_record(order("o-4"), message_id="no-type"),
     )
     assert handler(event, lambda_context) == {"batchItemFailures": []}
-    assert handler.calls == [("placed", Order(order_id="o-1", amount=10)),
-                             ("cancelled", OrderCancelled(order_id="o-2", reason="r"))]
+    assert handler.calls == [
+        ("placed", Order(order_id="o-1", amount=10)),
+        ("cancelled", OrderCancelled(order_id="o-2", reason="r")),
+    ]
     assert dlq.reasons() == {"unknown": "unhandled-event-type", "no-type": "unhandled-event-type"}
 
 

@@ -27,12 +27,13 @@ from eventweave.handlers import (
     StreamFailureHandler,
 )
 from eventweave.wire import attributes as wire_attributes
-from eventweave.wire.destinations import AsyncInvocationRecord, StreamFailureRecord, async_record, stream_failure_record
+from eventweave.wire.destinations import async_record, stream_failure_record
 from eventweave.wire.dynamodb import deserialize_image, serialize_image, stream_record
 from eventweave.wire.eventbridge import event as eventbridge_event
 from eventweave.wire.eventbridge import is_event
 from eventweave.wire.kinesis import decode_data, kinesis_record
 from eventweave.wire.logs import LogsData, LogsDataError, awslogs_event, decode_logs_data, decode_payload
+from eventweave.wire.records import AsyncInvocationRecord, StreamFailureRecord
 from eventweave.wire.s3 import is_test_event, object_key, object_record
 from eventweave.wire.sns import is_notification, lambda_record, notification, parse_notification
 from eventweave.wire.sqs import is_fifo_arn, sqs_record, sqs_record_from_message

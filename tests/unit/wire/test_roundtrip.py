@@ -29,14 +29,15 @@ from eventweave.wire.attributes import (
     sns_attributes,
     string_attribute,
 )
-from eventweave.wire.destinations import AsyncInvocationRecord, async_record
+from eventweave.wire.destinations import async_record
 from eventweave.wire.dynamodb import DynamoDBJsonError, deserialize, deserialize_image, serialize, serialize_image
 from eventweave.wire.envelopes import unwrap_text
 from eventweave.wire.eventbridge import event_from_entry, is_event
 from eventweave.wire.kinesis import KinesisDataError, decode_data, kinesis_record
 from eventweave.wire.logs import LogsData, LogsDataError, awslogs_event, decode_logs_data, encode_logs_data
 from eventweave.wire.payloads import UndecodablePayload
-from eventweave.wire.poison import MAX_ERROR_MESSAGE, PoisonRecord, poison_document
+from eventweave.wire.poison import MAX_ERROR_MESSAGE, poison_document
+from eventweave.wire.records import AsyncInvocationRecord, PoisonRecord
 from eventweave.wire.s3 import object_key, object_record
 from eventweave.wire.sns import lambda_record, notification, notification_json, parse_notification
 from eventweave.wire.sqs import sqs_record_from_message
