@@ -103,7 +103,7 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
         refcount = sys.getrefcount if _EXACT_REFCOUNTS else None
         spare: _PlainSqsRecordContext | None = None
         try:
-            for i, raw in enumerate(records):
+            for raw in records:
                 try:
                     record_id = raw["messageId"]
                     body = raw["body"]
@@ -119,7 +119,7 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
                     or (attrs and (attrs.__class__ is not dict or ATTR_HOPS in attrs or ATTR_CORRELATION in attrs))
                 ):
                     batch = batch or _Batch("independent")
-                    self._process(batch, i, raw, self._decode_or_poison(raw, lambda_context))
+                    self._process(batch, _index(records, raw), raw, self._decode_or_poison(raw, lambda_context))
                     continue
                 ctx = spare if spare is not None else context_type()
                 spare = None
@@ -130,11 +130,11 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
                     value = validate(body)
                 except UndecodablePayload as error:
                     batch = batch or _Batch("independent")
-                    self._process(batch, i, raw, Poison("undecodable-payload", error, ctx))
+                    self._process(batch, _index(records, raw), raw, Poison("undecodable-payload", error, ctx))
                     continue
                 except ValueError as error:  # pydantic's ValidationError is a ValueError
                     batch = batch or _Batch("independent")
-                    self._process(batch, i, raw, Poison("validation-error", error, ctx))
+                    self._process(batch, _index(records, raw), raw, Poison("validation-error", error, ctx))
                     continue
                 # Stays set while a failure is logged, so those lines carry the correlation id too.
                 local.record = ctx
@@ -142,7 +142,7 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
                     result = handle(value, ctx)
                 except Exception as error:
                     batch = batch or _Batch("independent")
-                    self._handle_error(batch, i, raw, ctx, error, None)
+                    self._handle_error(batch, _index(records, raw), raw, ctx, error, None)
                     continue
                 if result is ignored_marker:
                     ignored += 1
@@ -210,6 +210,11 @@ class SqsHandler(BaseHandler[M, SqsRecordContext]):
         )
         payload = unwrapped.payload
         return self._validate(ctx, payload, isinstance(payload, str))  # type: ignore[return-value]
+
+
+def _index(records: list[Any], raw: Any) -> int:
+    """A record's position, found only when it leaves the fast path (counting every record costs more)."""
+    return next(i for i, record in enumerate(records) if record is raw)
 
 
 def _refcounts_are_exact() -> bool:
