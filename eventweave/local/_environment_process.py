@@ -105,11 +105,23 @@ def _code_path(code_dir: Path, module: str) -> Path:
     return shim
 
 
+def _layer_paths() -> list[Path]:
+    """The import folders of the function's layers, after its own code as in Lambda: ``python/`` and
+    ``python/lib/python3.X/site-packages/`` of each layer that has them."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    roots = [Path(root) for root in os.environ.pop("EVENTWEAVE_LAYER_DIRS", "").split(os.pathsep) if root]
+    candidates = [
+        path for root in roots for path in (root / "python", root / "python" / "lib" / version / "site-packages")
+    ]
+    return [path for path in candidates if path.is_dir()]
+
+
 def _load(handler: str, code_dir: Path) -> tuple[Any, dict[str, Any] | None]:
     module_name, _, attribute = handler.rpartition(".")
     cwd = os.getcwd()
     sys.path[:] = [p for p in sys.path if p not in ("", cwd, str(code_dir))]
     sys.path.append(str(_code_path(code_dir, module_name)))
+    sys.path.extend(str(path) for path in _layer_paths())
     try:
         module = importlib.import_module(module_name)
     except Exception as error:

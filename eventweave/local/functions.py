@@ -380,6 +380,9 @@ class LambdaService:
             _HANDLER=spec.handler,
             PYTHONUNBUFFERED="1",
         )
+        if spec.layer_dirs:
+            # Lambda extracts layers under /opt; a Python layer's packages are in python/ (or its site-packages).
+            env["EVENTWEAVE_LAYER_DIRS"] = os.pathsep.join(str(path) for path in spec.layer_dirs)
         return env
 
     def _acquire(self, pool: _Pool) -> _Worker | None:

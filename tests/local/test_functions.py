@@ -309,3 +309,14 @@ def test_idle_environments_are_shut_down_after_the_ttl(tmp_path):
     finally:
         service.close()
         plane.stop()
+
+
+def test_a_layers_python_folder_is_importable_after_the_functions_own_code(plane_and_service):
+    """A Python layer's packages live in python/ (docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html)."""
+    _, service, _ = plane_and_service
+    service.register(spec("layered", "uses_layer", layer_dirs=(CODE / "layer",)))
+    result = service.invoke("layered", b'{"name": "ada"}')
+    assert result.ok, result.payload
+    assert json.loads(result.payload) == "hello ada from the layer"
+    service.register(spec("unlayered", "uses_layer"))
+    assert json.loads(service.invoke("unlayered", b"{}").payload)["errorType"] == "ModuleNotFoundError"
