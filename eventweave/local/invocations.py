@@ -41,7 +41,7 @@ from eventweave.wire.sns import lambda_record, parse_notification
 
 from .aws import client
 from .model import AsyncConfig, Invoker, InvokeResult, LogSink, PushTarget
-from .sources import FailureCounter, PollError, relay_loop
+from .sources import FailureCounter, PollError, RelayThreads, relay_loop
 from .trace import Journal
 
 __all__ = ["AsyncInvoker", "PushRelay", "normalise_event", "transform_input"]
@@ -392,7 +392,7 @@ def normalise_event(received: Mapping[str, Any], rule_arn: str) -> dict[str, Any
     )
 
 
-class PushRelay:
+class PushRelay(RelayThreads):
     """Delivers what moto cannot: SNS -> Lambda, EventBridge -> Lambda, EventBridge -> SNS.
 
     Example::
@@ -430,28 +430,8 @@ class PushRelay:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    @property
-    def receive_failures(self) -> int:
-        """How many receives from the relay queues failed, all targets together."""
-        return sum(counter.receive_failures for counter in self.failures.values())
-
-    def status(self) -> list[dict[str, Any]]:
-        """One entry per target: its counters, as :meth:`eventweave.local.cloud.LocalCloud.status` reports them."""
-        return [counter.status() for counter in self.failures.values()]
-
-    def start(self) -> None:
-        for target in self.targets:
-            thread = threading.Thread(target=self._loop, args=(target,), name=f"relay-{target.kind}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self, *, wait: bool = True) -> None:
-        """Stop relaying; ``wait=False`` returns at once (a long poll in flight ends without handing anything off)."""
-        self._stop.set()
-        if wait:
-            for thread in self._threads:
-                thread.join(timeout=30)
-        self._threads.clear()
+    def _relay_items(self) -> list[tuple[Any, str]]:
+        return [(target, f"relay-{target.kind}") for target in self.targets]
 
     def _loop(self, target: PushTarget) -> None:
         sqs = self._relay_client()

@@ -36,7 +36,7 @@ from eventweave.wire.s3 import is_test_event, notification_event, object_record
 
 from .aws import client
 from .model import BucketNotificationSpec, BucketNotificationTarget, LogSink
-from .sources import FailureCounter, PollError, relay_loop
+from .sources import FailureCounter, PollError, RelayThreads, relay_loop
 from .trace import Journal
 
 __all__ = ["SUBJECT", "AsyncSubmitter", "BucketNotificationRelay", "documented_record", "s3_test_event"]
@@ -83,7 +83,7 @@ def s3_test_event(bucket: str, time: str | None = None) -> dict[str, Any]:
     }
 
 
-class BucketNotificationRelay:
+class BucketNotificationRelay(RelayThreads):
     """Delivers the S3 notifications of some buckets (one relay queue each), like
     :class:`~eventweave.local.invocations.PushRelay` does for SNS and EventBridge."""
 
@@ -120,24 +120,8 @@ class BucketNotificationRelay:
         """The queues this relay reads (for quiescence: what sits there will be delivered)."""
         return [spec.relay_queue_url for spec in self.specs]
 
-    def status(self) -> list[dict[str, Any]]:
-        """One entry per bucket: the counters of its relay queue."""
-        return [counter.status() for counter in self.failures.values()]
-
-    def start(self) -> None:
-        self._stop.clear()
-        for spec in self.specs:
-            thread = threading.Thread(target=self._loop, args=(spec,), name=f"s3-relay-{spec.bucket}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self, *, wait: bool = True) -> None:
-        """Stop relaying; ``wait=False`` returns at once (a long poll in flight ends without delivering)."""
-        self._stop.set()
-        if wait:
-            for thread in self._threads:
-                thread.join(timeout=30)
-        self._threads.clear()
+    def _relay_items(self) -> list[tuple[Any, str]]:
+        return [(spec, f"s3-relay-{spec.bucket}") for spec in self.specs]
 
     def _loop(self, spec: BucketNotificationSpec) -> None:
         sqs = client("sqs", self.endpoint_url, self.region)

@@ -5,7 +5,7 @@ The cloud is quiet when, at the same moment:
 
 * no function is running (every execution environment pool is idle);
 * the asynchronous invocation queue is empty (no event waiting for a retry either);
-* every SQS event source mapping's queue and every push relay queue holds no message, visible, in flight or delayed
+* every SQS event source mapping's queue and every relay queue holds no message, visible, in flight or delayed
   (a failed message waiting for its visibility timeout counts: it will be delivered again). Dead-letter queues and
   queues no mapping reads are not looked at: what sits there stays there;
 * every stream poller has caught up: nothing pending in its hands, and the shard has nothing after its iterator;
@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .invocations import PushRelay
+from .notifications import BucketNotificationRelay
 from .sources import SqsPoller, StreamPoller
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ def busy(cloud: LocalCloud) -> list[str]:
                 for target in runner.targets:
                     label = f"{stack.name}: relay {target.source_arn} -> {target.target_arn}"
                     out.extend(_queue_busy(sqs, target.relay_queue_url, label))
+            elif isinstance(runner, BucketNotificationRelay):
+                sqs = sqs or _sqs(cloud)
+                for url in runner.relay_queue_urls:
+                    out.extend(_queue_busy(sqs, url, f"{stack.name}: S3 notification relay"))
             elif isinstance(runner, StreamPoller):
                 out.extend(_stream_busy(runner, f"{stack.name}: {runner.name}"))
     return out

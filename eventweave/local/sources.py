@@ -38,6 +38,7 @@ from .trace import Journal, PollFailure
 __all__ = [
     "FailureCounter",
     "PollError",
+    "RelayThreads",
     "SqsPoller",
     "StreamPoller",
     "backoff",
@@ -167,6 +168,47 @@ def relay_loop(
             stop.wait(counter.failed(error, consecutive))
             continue
         consecutive = 0
+
+
+class RelayThreads:
+    """One thread per internal relay queue, each running :func:`relay_loop`: start, stop and counters shared by the
+    push relay and the S3 notification relay. Subclasses set ``failures``, ``_stop`` and ``_threads`` and say which
+    items they relay (:meth:`_relay_items`) and how one is drained (:meth:`_loop`)."""
+
+    failures: dict[str, FailureCounter]
+    _stop: threading.Event
+    _threads: list[threading.Thread]
+
+    def _relay_items(self) -> list[tuple[Any, str]]:
+        """``(item, thread name)`` per relay queue."""
+        raise NotImplementedError
+
+    def _loop(self, item: Any) -> None:
+        raise NotImplementedError
+
+    @property
+    def receive_failures(self) -> int:
+        """How many receives from the relay queues failed, all of them together."""
+        return sum(counter.receive_failures for counter in self.failures.values())
+
+    def status(self) -> list[dict[str, Any]]:
+        """One entry per relay queue: its counters, as :meth:`eventweave.local.cloud.LocalCloud.status` reports."""
+        return [counter.status() for counter in self.failures.values()]
+
+    def start(self) -> None:
+        self._stop.clear()
+        for item, name in self._relay_items():
+            thread = threading.Thread(target=self._loop, args=(item,), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop relaying; ``wait=False`` returns at once (a long poll in flight ends without delivering)."""
+        self._stop.set()
+        if wait:
+            for thread in self._threads:
+                thread.join(timeout=30)
+        self._threads.clear()
 
 
 def _matcher(patterns: tuple[str, ...]) -> Callable[[dict[str, Any]], bool] | None:

@@ -478,7 +478,7 @@ def test_s3_notifications_deliver_the_documented_record(
     [removed] = report["event"]["Records"]
     assert removed["eventName"] == "ObjectRemoved:Delete"
     assert set(removed["s3"]["object"]) == {"key", "sequencer"}  # no size or eTag on a removal
-    time.sleep(0.5)
+    assert cloud.wait_quiet(timeout=20) == []  # the local cloud's quiescence signal, not a sleep
     assert not sqs.receive_message(QueueUrl=out["Uploads"], WaitTimeSeconds=0).get("Messages")
     assert relay.delivered == 5
 
