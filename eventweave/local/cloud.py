@@ -25,7 +25,8 @@ from .gateway import DataPlane
 from .http_front import FunctionUrlServer
 from .invocations import AsyncInvoker, PushRelay
 from .model import AsyncConfig, InvokeResult
-from .sources import SqsPoller, StreamPoller
+from .sources import SqsPoller
+from .streams import StreamPoller
 from .trace import Journal
 
 if TYPE_CHECKING:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from .invocations import PushRelay
 from .notifications import BucketNotificationRelay
-from .sources import SqsPoller, StreamPoller
+from .sources import SqsPoller
+from .streams import StreamPoller
 
 if TYPE_CHECKING:
     from .cloud import LocalCloud

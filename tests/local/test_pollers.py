@@ -21,7 +21,8 @@ from eventweave.local.aws import client
 from eventweave.local.gateway import DataPlane
 from eventweave.local.invocations import PushRelay, normalise_event
 from eventweave.local.model import DestinationSpec, EventSourceMappingSpec, InvokeResult, PushTarget
-from eventweave.local.sources import PollError, SqsPoller, StreamPoller, backoff
+from eventweave.local.sources import PollError, SqsPoller, backoff
+from eventweave.local.streams import StreamPoller
 from eventweave.local.trace import Journal, read_failures, read_journal
 from eventweave.testing import wait_until
 from eventweave.wire.dynamodb import deserialize_image

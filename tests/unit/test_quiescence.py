@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from eventweave.local.quiescence import busy, wait_quiet
-from eventweave.local.sources import StreamPoller
+from eventweave.local.streams import StreamPoller
 from eventweave.local.trace import Journal
 from eventweave.testing import EphemeralStack
 
