@@ -6,25 +6,50 @@ of 2,000 costs ~2 s. ``time.time()`` returns the same number (seconds since the 
 no-argument form is replaced; a call with a datetime goes to moto's function unchanged.
 
 ``bench/local_cloud.py`` measures ReceiveMessage by depth with and without this.
+
+:func:`frozen` stops this clock for the calling thread: a FIFO receive (:mod:`eventweave.local._moto_fixes`) scans the
+queue at one instant, as SQS decides what is visible at the moment of the receive, instead of watching messages time
+out halfway through its own scan.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["install", "installed", "uninstall"]
+__all__ = ["frozen", "install", "installed", "uninstall"]
 
 _ORIGINAL: dict[str, Any] = {}
+_FROZEN = threading.local()
+
+
+def _now() -> float:
+    now: float | None = getattr(_FROZEN, "now", None)
+    return time.time() if now is None else now
 
 
 def _unix_time(value: dt.datetime | None = None) -> float:
-    return time.time() if value is None else float(_ORIGINAL["unix_time"](value))
+    return _now() if value is None else float(_ORIGINAL["unix_time"](value))
 
 
 def _unix_time_millis(value: dt.datetime | None = None) -> float:
-    return time.time() * 1000.0 if value is None else float(_ORIGINAL["unix_time"](value)) * 1000.0
+    return _now() * 1000.0 if value is None else float(_ORIGINAL["unix_time"](value)) * 1000.0
+
+
+@contextlib.contextmanager
+def frozen() -> Iterator[float]:
+    """moto's SQS clock stands still for this thread inside the block (at the time it was entered, which it yields);
+    other threads see time pass as usual. Requires :func:`install`."""
+    outer: float | None = getattr(_FROZEN, "now", None)
+    _FROZEN.now = now = time.time() if outer is None else outer
+    try:
+        yield now
+    finally:
+        _FROZEN.now = outer
 
 
 def install() -> None:

@@ -18,8 +18,11 @@ fast clock when the embedded data plane starts (:meth:`eventweave.local.gateway.
   its pending set only when its loop reaches that message, and recomputes the blocked groups from the rest, which are
   still pending: when m2, m3 and m4 of one group time out together, m2 and m3 are skipped as "in flight" and m4 is
   delivered first, breaking the group's order (SQS returns m2, m3, m4); its long poll re-scans with that stale set
-  while messages time out during the wait. The wrapper releases every timed-out message of a FIFO queue before each
-  scan and does the long poll itself, so the group is free and its oldest message comes first.
+  while messages time out during the wait. And its scan reads the clock per message: when m2 times out just before
+  the scan and m3 just after it started, m2 is skipped (its group still pending on m3) and m3 and m4 are delivered
+  without it. The wrapper scans each FIFO queue at one instant (:func:`eventweave.local._moto_clock.frozen`),
+  releases every message timed out by then before the scan, and does the long poll itself, so the group is free and
+  its oldest message comes first.
 
 ``tests/local/test_moto_fixes.py`` holds a contract test per patched internal: it fails when moto changes what is
 patched here (a signature, the bug itself), so the patch is revisited rather than silently wrong.
@@ -37,6 +40,8 @@ from typing import Any
 
 from eventweave.wire.attributes import is_binary_type
 from eventweave.wire.eventbridge import ENVELOPE_KEYS
+
+from . import _moto_clock
 
 __all__ = ["binary_values_as_bytes", "envelope", "install", "installed", "release_timed_out", "uninstall"]
 
@@ -129,7 +134,7 @@ def _receive_message(
     deadline = time.monotonic() + (wait_seconds_timeout or 0)
     lock = _scan_lock(queue)
     while True:
-        with lock:
+        with lock, _moto_clock.frozen():
             release_timed_out(queue)
             got = original(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
         remaining = deadline - time.monotonic()
@@ -150,7 +155,8 @@ def _parse(input_template: str | None, input_paths_map: dict[str, Any] | None, e
 
 
 def install() -> None:
-    """Apply the fixes (idempotent)."""
+    """Apply the fixes (idempotent), with the fast clock the FIFO fix stops during a scan."""
+    _moto_clock.install()
     sqs_backend, parser = _targets()
     if not _ORIGINAL:
         _ORIGINAL["send_message"] = sqs_backend.send_message

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 
-import pytest
-
 from .conftest import Observations, body, key
 
 
@@ -52,13 +50,6 @@ def test_fifo_keeps_order_within_a_message_group(conformance, observed: Observat
         assert [k for k in done if k.split("-")[-1].startswith(group)] == [key(run, f"{group}{i}") for i in (1, 2, 3)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="local cloud gap: after m2 and m3 of a group time out together, the local poller's next batch is m3, m4 "
-    "and m2 comes last (handled m1, m3, m4, m2 instead of m1, m2, m3, m4); moto alone returns m2, m3, m4 with "
-    "eventweave's FIFO receive fix (tests/local/test_moto_fixes.py), the cause inside the local cloud is not yet "
-    "isolated, issue 12",
-)
 def test_fifo_retries_a_failed_message_before_later_messages_of_its_group(
     conformance, observed: Observations, run, patience
 ):

@@ -204,3 +204,50 @@ def test_a_group_that_timed_out_comes_back_oldest_first(plane):
     _time_out(plane, url)
     again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
     assert [m["Body"] for m in again] == ["m2", "m3", "m4"]
+
+
+class _SteppingClock:
+    """``time.time`` that moves on 1 ms at every call: time passing in the middle of moto's scan, deterministically."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        self.now += 0.001
+        return self.now
+
+
+@pytest.mark.parametrize("fixed", [True, False], ids=["with the fix", "moto alone"])
+def test_a_fifo_scan_sees_one_instant(plane, monkeypatch, fixed):
+    """m2 times out just before a receive and m3 just after the scan began: SQS decides at the receive's instant (m3
+    still in flight, so the group waits, then m2, m3, m4); moto's scan reads the clock per message and delivers m3
+    and m4 without m2. The wrapper freezes moto's clock for the scan."""
+    from eventweave.local import _moto_clock
+
+    sqs = client("sqs", plane.endpoint, "us-east-1")
+    url = _fifo_queue(sqs)
+    for i in range(1, 5):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}", MessageGroupId="g")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=3)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    from moto.sqs.models import sqs_backends
+
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    queue = backend.get_queue(url.rsplit("/", 1)[-1])
+    clock = _SteppingClock(1_000_000.0)
+    by_body = {m.body: m for m in queue._messages}
+    by_body["m2"].visible_at = (clock.now - 1.0) * 1000  # timed out already
+    by_body["m3"].visible_at = (clock.now + 0.0035) * 1000  # times out a few clock reads later: inside the scan
+    monkeypatch.setattr(_moto_clock.time, "time", clock)
+    if not fixed:
+        _moto_fixes.uninstall()
+    try:
+        received = [m.body for m in backend.receive_message(queue.name, 10, 0, 0)]
+        clock.now += 1.0  # m3's timeout has passed for everyone now
+        received += [m.body for m in backend.receive_message(queue.name, 10, 0, 0)]
+    finally:
+        _moto_fixes.install()
+    if fixed:
+        assert received == ["m2", "m3", "m4"]
+    else:
+        assert received[:2] == ["m3", "m4"]  # the bug; when moto gets this right, the freeze may go
