@@ -341,20 +341,30 @@ class SqsPoller(PollLoop):
         self._carry: list[dict[str, Any]] = []
         """Messages received beyond the 6 MB a batch may hold: the first of the next batch."""
         self._carry_lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._receiving = 0
+        """Pollers inside a receive right now."""
+        self._receiving_here = threading.local()
         super().__init__(spec.maximum_concurrency or default_concurrency)
 
     def _loop(self, index: int = 0) -> None:
-        """Poller 0 long-polls all the time; the others join while polls return full batches (a backlog) and rest
-        when batches come back partial or empty, as Lambda scales SQS pollers with the backlog. Idle, a mapping costs
-        one poll; a trickle is collected by one poller's batching window instead of split across several."""
+        """One poller receives at a time while batches come back partial (a trickle is collected by one batching
+        window, not split across several); while it delivers, another takes over receiving, so a slow batch never
+        holds up the next and FIFO groups run in parallel; while receives return full batches (a backlog) every
+        poller receives, as Lambda scales SQS pollers with the backlog. Idle, a mapping costs one long poll."""
         consecutive = 0
         while not self._stop.is_set():
-            if index > 0 and not self._demand.is_set():
-                self._demand.wait(0.5)
-                continue
+            with self._turn:
+                while not self._stop.is_set() and self._receiving > 0 and not self._demand.is_set():
+                    self._turn.wait(0.5)
+                if self._stop.is_set():
+                    return
+                self._receiving += 1
+                self._receiving_here.active = True
             try:
                 got = self.poll_once()
             except Exception as error:  # a poller must outlive a bad batch or a moto hiccup, loudly
+                self._done_receiving()
                 if self._stop.is_set():
                     return
                 consecutive += 1
@@ -363,8 +373,16 @@ class SqsPoller(PollLoop):
             consecutive = 0
             if got >= min(self.spec.batch_size, 10):
                 self._demand.set()  # a full batch: a backlog, more pollers join
-            elif index == 0:
+            else:
                 self._demand.clear()  # a partial batch is a trickle: one poller (one window) takes it
+
+    def _done_receiving(self) -> None:
+        """This poller's receive is over (it delivers now, or it failed): another may take over receiving."""
+        with self._turn:
+            if getattr(self._receiving_here, "active", False):
+                self._receiving_here.active = False
+                self._receiving -= 1
+                self._turn.notify()
 
     def _log(self, line: str) -> None:
         if self.log is not None:
@@ -453,7 +471,10 @@ class SqsPoller(PollLoop):
 
     def poll_once(self) -> int:
         """Receive one batch and deliver it; the number of messages received."""
-        messages = self._receive()
+        try:
+            messages = self._receive()
+        finally:
+            self._done_receiving()
         if not messages or self._stop.is_set():
             return 0  # stopping: what was received reappears after its visibility timeout, as on AWS
         records = [self._record(m) for m in messages]

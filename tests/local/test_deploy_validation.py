@@ -275,6 +275,27 @@ CASES: list[tuple[str, dict[str, Any], str, str, str, str]] = [
         "Member must have value greater than or equal to 2",
     ),
     (
+        "provisioned-pollers-above-2000",
+        {"Fn": function(), "Queue": queue(), "Map": sqs_mapping(ProvisionedPollerConfig={"MaximumPollers": 2001})},
+        "Map",
+        "AWS::Lambda::EventSourceMapping",
+        "ValidationException",
+        "Value '2001' at 'provisionedPollerConfig.maximumPollers' failed to satisfy constraint: "
+        "Member must have value less than or equal to 2000",
+    ),
+    (
+        "provisioned-pollers-minimum-above-maximum",
+        {
+            "Fn": function(),
+            "Queue": queue(),
+            "Map": sqs_mapping(ProvisionedPollerConfig={"MinimumPollers": 5, "MaximumPollers": 2}),
+        },
+        "Map",
+        "AWS::Lambda::EventSourceMapping",
+        "InvalidParameterValueException",
+        "MinimumPollers must be less than or equal to MaximumPollers in ProvisionedPollerConfig.",
+    ),
+    (
         "stream-on-success-destination",
         {
             "Fn": function(),

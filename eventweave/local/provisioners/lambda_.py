@@ -160,6 +160,9 @@ def _validate_mapping(plan: PlanContext, logical: str, props: dict[str, Any]) ->
     checks.between(
         (props.get("ScalingConfig") or {}).get("MaximumConcurrency"), "scalingConfig.maximumConcurrency", 2, 1000
     )
+    pollers = props.get("ProvisionedPollerConfig") or {}
+    checks.between(pollers.get("MinimumPollers"), "provisionedPollerConfig.minimumPollers", 1, 200)
+    checks.between(pollers.get("MaximumPollers"), "provisionedPollerConfig.maximumPollers", 1, 2000)
     checks.one_of(props.get("StartingPosition"), "startingPosition", ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"))
     for index, entry in enumerate(filters, start=1):
         pattern = entry.get("Pattern")
@@ -170,6 +173,12 @@ def _validate_mapping(plan: PlanContext, logical: str, props: dict[str, Any]) ->
     if constraint_issues:
         yield from constraint_issues
         return
+    low, high = as_int(pollers.get("MinimumPollers")), as_int(pollers.get("MaximumPollers"))
+    if low is not None and high is not None and low > high:
+        yield Issue(
+            "MinimumPollers must be less than or equal to MaximumPollers in ProvisionedPollerConfig.",
+            "InvalidParameterValueException",
+        )
     source = str(props.get("EventSourceArn") or "")
     service = service_of(source)
     if service not in ("sqs", "kinesis", "dynamodb"):
