@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -22,8 +21,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ._environment_process import read_message, write_message
 from .model import FunctionSpec, InvokeResult, LogSink, UnknownFunctionError
+from .runtime_api import RuntimeApi, RuntimeInvocation, RuntimeOutcome, deadline_ms
 from .trace import Invocation, Journal, describe_payload
 
 __all__ = ["DEFAULT_IDLE_TTL_SECONDS", "LambdaService"]
@@ -45,25 +44,26 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 class _Worker:
-    """One execution environment: its process (``eventweave.local._environment_process``) and its two pipes."""
+    """One execution environment: its process (``eventweave.local._environment_process``, AWS's runtime interface
+    client) and the Runtime API it polls (:class:`~eventweave.local.runtime_api.RuntimeApi`)."""
 
     def __init__(self, spec: FunctionSpec, env: dict[str, str], python: str, log: LogSink | None) -> None:
         self.spec = spec
-        req_r, self._req_w = os.pipe()
-        self._resp_r, resp_w = os.pipe()
-        env = dict(env, EVENTWEAVE_RUNNER_FDS=f"{req_r},{resp_w}")
-        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, eventweave's own environment process module
-            [python, "-m", "eventweave.local._environment_process"],
-            cwd=str(spec.code_dir),
-            env=env,
-            pass_fds=(req_r, resp_w),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: a timeout or OOM kill takes the handler's children too
-        )
-        os.close(req_r)
-        os.close(resp_w)
+        self.api = RuntimeApi()
+        self.api.start()
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - this interpreter, eventweave's own environment process
+                [python, "-m", "eventweave.local._environment_process"],
+                cwd=str(spec.code_dir),
+                env=dict(env, AWS_LAMBDA_RUNTIME_API=self.api.address),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: a timeout or OOM kill takes the handler's children too
+            )
+        except BaseException:
+            self.api.close()
+            raise
         self._pump = threading.Thread(target=self._forward, args=(self.process.stdout, log), daemon=True)
         self._pump.start()
         self.ready = False
@@ -78,36 +78,40 @@ class _Worker:
             if log is not None:
                 log(f"[{self.spec.name}] {raw.decode(errors='replace').rstrip()}")
 
-    def _receive(self, timeout: float) -> dict[str, Any] | None:
-        """The next message, ``None`` on timeout; raises :class:`_WorkerDiedError` if the process is gone."""
-        ready, _, _ = select.select([self._resp_r], [], [], max(0.0, timeout))
-        if not ready:
-            return None
-        message = read_message(self._resp_r)
-        if message is None:
+    def _watch(self) -> None:
+        """Raise :class:`_WorkerDiedError` if the process is gone, or (killing it) over the function's memory."""
+        if self.process.poll() is not None:
             raise _WorkerDiedError
-        return message
+        if self.resident_bytes() > self._limit_bytes:
+            self.out_of_memory = True
+            self.kill()
+            raise _WorkerDiedError
 
-    def start(self, deadline: float) -> None:
-        message = self._receive(deadline - time.monotonic())
-        if message is None:
-            raise TimeoutError
-        self.ready = True
-
-    def call(self, request: dict[str, Any], deadline: float) -> dict[str, Any] | None:
-        """Send one invocation and wait for its answer until ``deadline``; ``None`` on timeout. The environment's
-        resident memory is watched meanwhile: over the function's memory size it is killed, as Lambda does
-        (``out_of_memory`` is then set and :class:`_WorkerDiedError` raised)."""
-        write_message(self._req_w, request)
+    def start(self, deadline: float) -> RuntimeOutcome | None:
+        """Wait for init to end: ``None`` when the runtime asks for work, the init error it posted otherwise."""
         while True:
             remaining = deadline - time.monotonic()
-            message = self._receive(min(_MEMORY_CHECK_SECONDS, remaining))
-            if message is not None:
-                return message
-            if self.resident_bytes() > self._limit_bytes:
-                self.out_of_memory = True
-                self.kill()
-                raise _WorkerDiedError
+            try:
+                outcome = self.api.wait_ready(min(_MEMORY_CHECK_SECONDS, remaining))
+            except TimeoutError:
+                if remaining <= _MEMORY_CHECK_SECONDS:
+                    raise
+                self._watch()
+                continue
+            self.ready = outcome is None
+            return outcome
+
+    def call(self, invocation: RuntimeInvocation, deadline: float) -> RuntimeOutcome | None:
+        """Hand one invocation to the runtime and wait for what it posts until ``deadline``; ``None`` on timeout.
+        The environment is watched meanwhile: gone, or over the function's memory size (then killed, as Lambda does,
+        with ``out_of_memory`` set), it raises :class:`_WorkerDiedError`."""
+        self.api.submit(invocation)
+        while True:
+            remaining = deadline - time.monotonic()
+            outcome = self.api.wait_result(max(0.0, min(_MEMORY_CHECK_SECONDS, remaining)))
+            if outcome is not None:
+                return outcome
+            self._watch()
             if remaining <= _MEMORY_CHECK_SECONDS:
                 return None
 
@@ -120,14 +124,11 @@ class _Worker:
             return 0
 
     def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._req_w)
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
-        with contextlib.suppress(OSError):
-            os.close(self._resp_r)
+        self.api.close()
 
 
 @dataclass
@@ -138,6 +139,12 @@ class _Pool:
     busy: int = 0
     condition: threading.Condition = field(default_factory=threading.Condition)
     closed: bool = False
+
+
+def _trace_header(request_id: str) -> str:
+    """An X-Ray trace header for one invocation (``_X_AMZN_TRACE_ID`` in the environment), sampled off."""
+    epoch = f"{int(time.time()):08x}"
+    return f"Root=1-{epoch}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
 
 
 class LambdaService:
@@ -226,6 +233,27 @@ class LambdaService:
         with self._lock:
             return [pool.spec for pool in self._pools.values()]
 
+    def set_reserved_concurrency(self, name_or_arn: str, reserved: int | None) -> FunctionSpec:
+        """Change a running function's reserved concurrency (``PutFunctionConcurrency``; ``None``:
+        ``DeleteFunctionConcurrency``) and return its updated spec. Invocations in flight finish; warm environments
+        beyond the new limit are shut down, so at most ``reserved`` run at once from now on (0 throttles every
+        invocation)."""
+        from dataclasses import replace
+
+        pool = self._pool(name_or_arn)
+        surplus: list[_Worker] = []
+        with pool.condition:
+            pool.spec = replace(pool.spec, reserved_concurrency=reserved)
+            pool.limit = reserved if reserved is not None else self.default_concurrency
+            # Every environment counts against the limit, busy or idle: keep busy + idle <= limit.
+            # The most recently used (warmest, at the end) stay.
+            cut = max(0, len(pool.idle) - max(0, pool.limit - pool.busy))
+            surplus, pool.idle = pool.idle[:cut], pool.idle[cut:]
+            pool.condition.notify_all()
+        for worker in surplus:
+            worker.kill()
+        return pool.spec
+
     def exists(self, name_or_arn: str) -> bool:
         """Whether :meth:`get` would find the function."""
         try:
@@ -262,7 +290,7 @@ class LambdaService:
         pool = self._pool(function_name)
         spec = pool.spec
         try:
-            text = payload.decode("utf-8")
+            payload.decode("utf-8")
         except UnicodeDecodeError as bad:
             body = json.dumps(
                 {"Type": "User", "message": f"Could not parse request body into json: invalid UTF-8 ({bad})"}
@@ -296,69 +324,65 @@ class LambdaService:
         started = time.monotonic()
         cold = not worker.ready
         deadline = started + spec.timeout_seconds
-        outcome: dict[str, Any] | None
+        outcome: RuntimeOutcome | None = None
+        error: dict[str, Any] | None = None
         healthy = True
         try:
+            init_error = None
             if cold:
                 # Lambda's init phase has its own 10-second budget; the function's timeout starts after it.
-                worker.start(time.monotonic() + INIT_TIMEOUT_SECONDS)
+                init_error = worker.start(time.monotonic() + INIT_TIMEOUT_SECONDS)
                 deadline = time.monotonic() + spec.timeout_seconds
-            request = {
-                "request_id": request_id,
-                "payload": text,
-                "deadline_ms": int((time.time() + max(0.0, deadline - time.monotonic())) * 1000),
-                "function_arn": spec.arn,
-            }
-            outcome = worker.call(request, deadline)
-            if outcome is not None and outcome.get("init_failed"):
-                healthy = False  # the environment exits; the next invoke runs init again
+            if init_error is None:
+                invocation = RuntimeInvocation(
+                    request_id, payload, deadline_ms(deadline - time.monotonic()), spec.arn, _trace_header(request_id)
+                )
+                outcome = worker.call(invocation, deadline)
+            else:
+                outcome = init_error
             if outcome is None:
                 healthy = False
-                outcome = {
-                    "error": {
-                        "errorType": "Sandbox.Timedout",
-                        "errorMessage": (
-                            f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} "
-                            f"Task timed out after {spec.timeout_seconds:.2f} seconds"
-                        ),
-                    }
-                }
-        except TimeoutError:
-            healthy = False
-            outcome = {
-                "error": {
+                error = {
                     "errorType": "Sandbox.Timedout",
                     "errorMessage": (
-                        f"{request_id} Task timed out after {spec.timeout_seconds:.2f} seconds (during init)"
+                        f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} "
+                        f"Task timed out after {spec.timeout_seconds:.2f} seconds"
                     ),
                 }
+            elif outcome.kind != "response":
+                # An init failure discards the environment (the runtime exits): the next invoke runs init again.
+                healthy = outcome.kind != "init_error"
+                error = outcome.error_document()
+        except TimeoutError:
+            healthy = False
+            error = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"{request_id} Task timed out after {spec.timeout_seconds:.2f} seconds (during init)",
             }
         except (_WorkerDiedError, OSError):
             healthy = False
             try:
-                code: int | None = worker.process.wait(timeout=5)  # the pipe closes before the process is reaped
+                code: int | None = worker.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 code = None
             how = f"signal: {signal.Signals(-code).name.removeprefix('SIG').lower()}" if code and code < 0 else None
-            outcome = {
-                "error": {
-                    "errorType": "Runtime.OutOfMemory" if worker.out_of_memory else "Runtime.ExitError",
-                    "errorMessage": (
-                        f"RequestId: {request_id} Error: Runtime exited with error: "
-                        f"{'signal: killed' if worker.out_of_memory else how or f'exit status {code}'}"
-                    ),
-                }
+            error = {
+                "errorType": "Runtime.OutOfMemory" if worker.out_of_memory else "Runtime.ExitError",
+                "errorMessage": (
+                    f"RequestId: {request_id} Error: Runtime exited with error: "
+                    f"{'signal: killed' if worker.out_of_memory else how or f'exit status {code}'}"
+                ),
             }
         finally:
             elapsed = (time.monotonic() - started) * 1000
         self._release(pool, worker, healthy)
-        if "error" in outcome:
-            error = outcome["error"]
+        if error is not None or outcome is None:
+            error = error or {"errorType": "Runtime.Unknown", "errorMessage": "no outcome"}
             self._log_line(spec, source, str(error.get("errorType")), elapsed, cold, payload, request_id)
             return InvokeResult(200, json.dumps(error).encode(), "Unhandled", elapsed, cold, request_id)
-        answer = str(outcome.get("payload", "null"))
-        self._log_line(spec, source, "ok", elapsed, cold, payload, request_id, answer)
-        return InvokeResult(200, answer.encode(), None, elapsed, cold, request_id)
+        answer = outcome.body
+        self._log_line(spec, source, "ok", elapsed, cold, payload, request_id, answer.decode(errors="replace"))
+        return InvokeResult(200, answer, None, elapsed, cold, request_id)
 
     def _environment(self, spec: FunctionSpec) -> dict[str, str]:
         env = {key: os.environ[key] for key in _PASS_ENV if key in os.environ}

@@ -23,6 +23,7 @@ Every record is built by :mod:`eventweave.wire`: destination records, the EventB
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import heapq
 import itertools
 import json
@@ -30,7 +31,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,7 @@ from .model import AsyncConfig, Invoker, InvokeResult, LogSink, PushTarget
 from .sources import FailureCounter, PollError, RelayThreads, relay_loop
 from .trace import Journal
 
-__all__ = ["AsyncInvoker", "PushRelay", "normalise_event", "transform_input"]
+__all__ = ["AsyncInvoker", "PushRelay", "json_path", "normalise_event", "transform_input"]
 
 
 def _client(service: str, endpoint_url: str, region: str) -> Any:
@@ -292,28 +293,86 @@ class AsyncInvoker:
 
 
 # -- EventBridge input transformation -----------------------------------------------------------------------------
+#
+# JSONPath is jsonpath-ng's. moto's own transformer (moto/events/utils.py EventTemplateParser.parse) is not used: it
+# replaces ``<name>`` as plain text, so a string value lands unquoted in a JSON template (``{"s": <s>}`` becomes
+# ``{"s": RUNNING}``, which it then fails to parse), a path that matches nothing leaves ``<name>`` in the output, a
+# text template cannot be rendered at all (it always ``json.loads`` the result), and it knows neither
+# ``<aws.events.rule-arn>``, ``<aws.events.rule-name>`` nor ``<aws.events.event>``.
 
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-$]+)>")
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|<[A-Za-z0-9_.\-$]+>|\s+|[^"<\s]+|<')
+"""A template's tokens: JSON string literals (an unterminated one runs to the end), placeholders, whitespace, and
+everything else."""
+_PLAIN_FIELD = re.compile(r"^(?:[A-Za-z_@][A-Za-z0-9_@\-]*|\d+|\*)$")
+_FIELD = re.compile(r"(?<=\.)([^.\[\]\"']+)")
+_RESERVED = ("aws.events.rule-arn", "aws.events.rule-name", "aws.events.event", "aws.events.event.json")
+_NOTHING = object()
+"""What a path that matches nothing yields: the variable is not created (EventBridge's "Common issues")."""
 
 
-def _path(event: Any, path: str) -> Any:
-    """A JSONPath of the simple form EventBridge uses (``$``, ``$.a.b``, ``$.a[0]``)."""
-    if path in ("$", "$."):
-        return event
-    value = event
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path.removeprefix("$.").removeprefix("$")):
-        if part.startswith("["):
-            index = int(part[1:-1])
-            value = value[index] if isinstance(value, list) and index < len(value) else None
-        else:
-            value = value.get(part) if isinstance(value, dict) else None
-        if value is None:
-            return None
-    return value
+@functools.lru_cache(maxsize=1024)
+def _compiled(path: str) -> Any:
+    """``path`` compiled by jsonpath-ng, or ``None`` when it cannot be read (EventBridge does not validate paths)."""
+    from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+    from jsonpath_ng.parser import parse
+
+    # EventBridge allows field names jsonpath-ng reads only quoted (``$.detail.a/b``, ``$.detail.1st``).
+    quoted = _FIELD.sub(lambda m: m.group(1) if _PLAIN_FIELD.match(m.group(1)) else json.dumps(m.group(1)), path)
+    try:
+        return parse(quoted)
+    except (JsonPathLexerError, JsonPathParserError, ValueError):
+        return None
+
+
+def json_path(event: Any, path: str) -> Any:
+    """The value ``path`` selects in ``event``, as EventBridge's ``InputPath`` / ``InputPathsMap`` read it: one
+    value, or the list of values for a path with a wildcard or slice; ``None`` when it matches nothing.
+
+    Example::
+
+        json_path({"detail": {"items": [{"id": 1}, {"id": 2}]}}, "$.detail.items[*].id")   # [1, 2]
+    """
+    value = _select(event, path)
+    return None if value is _NOTHING else value
+
+
+def _select(event: Any, path: str) -> Any:
+    expression = _compiled(path.strip())
+    if expression is None:
+        return _NOTHING
+    matches = [match.value for match in expression.find(event)]
+    if not matches:
+        return _NOTHING
+    if len(matches) == 1 and not any(mark in path for mark in ("*", "..", ":")):
+        return matches[0]
+    return matches
+
+
+def _is_json_template(template: str, tokens: list[str], defined: Callable[[str], bool]) -> bool:
+    if not template.lstrip().startswith(("{", "[", '"')):
+        return False
+    try:
+        json.loads("".join("null" if defined(token) else token for token in tokens))
+    except ValueError:
+        return False
+    return True
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def transform_input(event: dict[str, Any], transform: Mapping[str, Any] | None, rule_arn: str) -> str:
     """The payload a target receives: the event, ``Input``, ``InputPath`` or ``InputTransformer`` applied.
+
+    EventBridge's rendering rules ("Transforming target input"): a variable whose value is a string is inserted
+    quoted where the template has a JSON value, and as its bare text inside a JSON string or in a text template;
+    other values as (minified) JSON. A variable whose path matches nothing is ``null`` as a JSON value and empty
+    text inside a string or a text template. ``<aws.events.rule-arn>``, ``<aws.events.rule-name>``,
+    ``<aws.events.event>`` (the event without ``detail``), ``<aws.events.event.json>`` (the whole event) and
+    ``<aws.events.event.ingestion-time>`` are predefined and cannot be overridden. A JSON template's output is
+    minified; a placeholder the map does not define is left as it is.
 
     Example::
 
@@ -325,41 +384,49 @@ def transform_input(event: dict[str, Any], transform: Mapping[str, Any] | None, 
     if "Input" in transform:
         return str(transform["Input"])
     if "InputPath" in transform:
-        return json.dumps(_path(event, str(transform["InputPath"])))
+        return _compact(json_path(event, str(transform["InputPath"])))
     spec = transform["InputTransformer"]
-    values: dict[str, Any] = {name: _path(event, path) for name, path in (spec.get("InputPathsMap") or {}).items()}
-    values["aws.events.event"] = event
-    values["aws.events.event.json"] = event
-    values["aws.events.rule-arn"] = rule_arn
-    values["aws.events.rule-name"] = rule_arn.rsplit("/", 1)[-1]
-    values["aws.events.event.ingestion-time"] = event.get("time")
+    paths = spec.get("InputPathsMap") or {}
+    values: dict[str, Any] = {name: _select(event, str(path)) for name, path in paths.items()}
+    values.update(
+        zip(
+            _RESERVED,
+            (rule_arn, rule_arn.rsplit("/", 1)[-1], {k: v for k, v in event.items() if k != "detail"}, event),
+            strict=True,
+        )
+    )
+    values["aws.events.event.ingestion-time"] = event.get("time", _NOTHING)
     template = str(spec["InputTemplate"])
+    tokens = _TOKENS.findall(template)
 
-    def render(match: re.Match[str], quoted: bool) -> str:
-        name = match.group(1)
-        if name not in values:
+    def text(value: Any) -> str:
+        if value is _NOTHING:
+            return ""
+        return value if isinstance(value, str) else _compact(value)
+
+    def defined(token: str) -> bool:
+        return token.startswith("<") and token[1:-1] in values
+
+    # A JSON template is an object, array or string that parses as JSON with its placeholders as values; anything
+    # else (``<id> is in <state>``, a lone ``<state>``) is text.
+    if not _is_json_template(template, tokens, defined):
+        return _PLACEHOLDER.sub(lambda m: text(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
+
+    def in_string(match: re.Match[str]) -> str:
+        if match.group(1) not in values:
             return match.group(0)
-        value = values[name]
-        if quoted:
-            # Inside a JSON string: the value's text, escaped for a JSON string.
-            text = value if isinstance(value, str) else json.dumps(value)
-            return json.dumps(text)[1:-1]
-        return value if isinstance(value, str) and not template.lstrip().startswith(("{", "[")) else json.dumps(value)
+        # Inside a JSON string: the value's text, escaped so that the string stays one.
+        return json.dumps(text(values[match.group(1)]), ensure_ascii=False)[1:-1]
 
     out: list[str] = []
-    in_string = False
-    i = 0
-    while i < len(template):
-        char = template[i]
-        if char == '"' and (i == 0 or template[i - 1] != "\\"):
-            in_string = not in_string
-        match = _PLACEHOLDER.match(template, i) if char == "<" else None
-        if match is not None:
-            out.append(render(match, in_string))
-            i = match.end()
-            continue
-        out.append(char)
-        i += 1
+    for token in tokens:
+        if token.startswith('"'):
+            out.append(_PLACEHOLDER.sub(in_string, token))
+        elif defined(token):
+            value = values[token[1:-1]]
+            out.append("null" if value is _NOTHING else _compact(value))
+        elif not token.isspace():  # the JSON a target receives is minified
+            out.append(token)
     return "".join(out)
 
 
