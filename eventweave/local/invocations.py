@@ -41,7 +41,7 @@ from eventweave.wire.eventbridge import is_event
 from eventweave.wire.sns import lambda_record, parse_notification
 
 from .aws import client
-from .model import AsyncConfig, Invoker, InvokeResult, LogSink, PushTarget
+from .model import AsyncConfig, FunctionSpec, Invoker, InvokeResult, LogSink, PushTarget, UnknownFunctionError
 from .sources import FailureCounter, PollError, RelayThreads, relay_loop
 from .trace import Journal
 
@@ -50,6 +50,10 @@ __all__ = ["AsyncInvoker", "PushRelay", "json_path", "normalise_event", "transfo
 
 def _client(service: str, endpoint_url: str, region: str) -> Any:
     return client(service, endpoint_url, region)
+
+
+_REQUEUE_MAX_SECONDS = 300.0
+"""The longest wait between two tries of a throttled asynchronous event (AWS: 1 s growing to 5 minutes)."""
 
 
 @dataclass(order=True)
@@ -62,6 +66,8 @@ class _Event:
     accepted: float = field(compare=False)
     attempts: int = field(compare=False, default=0)
     source: str = field(compare=False, default="async")
+    requeues: int = field(compare=False, default=0)
+    """Throttles and service errors so far: they set the backoff, not the retry count."""
 
 
 class AsyncInvoker:
@@ -176,6 +182,15 @@ class AsyncInvoker:
             return found
         return AsyncConfig(), f"arn:aws:lambda:{self.region}:{self.account_id}:function:{function}", None
 
+    def _reserved_concurrency(self, function: str) -> int | None:
+        """The function's reserved concurrency, when the invoker is the local Lambda service (which knows it)."""
+        lookup = getattr(self.invoker, "get", None)
+        try:
+            spec = lookup(function) if callable(lookup) else None
+        except UnknownFunctionError:
+            return None
+        return spec.reserved_concurrency if isinstance(spec, FunctionSpec) else None
+
     def _run(self, event: _Event) -> None:
         config, function_arn, dead_letter = self._settings(event.function)
         if time.time() - event.accepted > config.maximum_event_age_seconds:
@@ -187,10 +202,16 @@ class AsyncInvoker:
             if config.on_success is not None:
                 self._deliver(config.on_success.arn, self._record(event, function_arn, result, "Success"))
             return
-        if result.status_code == 429:
-            # Throttled: back to the queue with backoff, not counted as a retry (AWS retries throttles up to 6 h).
+        if result.status_code == 429 and self._reserved_concurrency(event.function) == 0:
+            # A function that may never run: AWS sends its events straight to failure handling, without retries.
+            self._fail(event, config, function_arn, dead_letter, result, "RetriesExhausted")
+            return
+        if result.status_code == 429 or result.status_code >= 500:
+            # Throttled or a service error: back to the queue, not counted as a retry; AWS retries these for up to
+            # the event's maximum age, the interval growing from 1 s to 5 minutes.
             event.attempts -= 1
-            self._requeue(event, 1.0)
+            event.requeues += 1
+            self._requeue(event, min(_REQUEUE_MAX_SECONDS, 2.0 ** (event.requeues - 1)))
             return
         if event.attempts <= config.maximum_retry_attempts:
             delay = self.retry_delays[min(event.attempts - 1, len(self.retry_delays) - 1)]
@@ -227,8 +248,8 @@ class AsyncInvoker:
         condition: str,
     ) -> None:
         if config.on_failure is not None:
+            # Destinations come "in addition to or instead of a dead-letter queue": with both, both get the event.
             self._deliver(config.on_failure.arn, self._record(event, function_arn, result, condition))
-            return
         if dead_letter is not None:
             message = ""
             if result is not None:
@@ -244,6 +265,7 @@ class AsyncInvoker:
             )
             self._send(dead_letter, body, attributes)
             self._log(f"async {event.function} {event.request_id}: {condition}; event sent to DLQ {dead_letter}")
+        if config.on_failure is not None or dead_letter is not None:
             return
         self._log(
             f"async {event.function} {event.request_id}: {condition} after {event.attempts} attempt(s); "
@@ -545,6 +567,16 @@ class PushRelay(RelayThreads):
             self.async_invoker.submit(target.target_arn.split(":")[6], payload_text.encode(), source="events")
         elif service == "sns":
             _client("sns", self.endpoint_url, self.region).publish(TopicArn=target.target_arn, Message=payload_text)
+        elif service == "sqs":
+            sqs = _client("sqs", self.endpoint_url, self.region)
+            arn = target.target_arn
+            name = arn.rsplit(":", 1)[-1]
+            url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=arn.split(":")[4])["QueueUrl"]
+            extra: dict[str, str] = {}
+            if name.endswith(".fifo"):
+                # EventBridge deduplicates FIFO deliveries by the event's id.
+                extra = {"MessageGroupId": target.message_group_id or "", "MessageDeduplicationId": str(event["id"])}
+            sqs.send_message(QueueUrl=url, MessageBody=payload_text, **extra)
         else:
             raise ValueError(f"unsupported target {target.target_arn}")
 

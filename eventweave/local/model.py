@@ -142,7 +142,8 @@ class PushTarget:
     source_arn: str
     """The topic or rule ARN."""
     target_arn: str
-    """A Lambda function ARN, or (EventBridge only) an SNS topic ARN."""
+    """A Lambda function ARN, or (EventBridge only) an SNS topic ARN or an SQS queue ARN (a target with an input
+    transform: moto's own SQS delivery ignores ``Input`` and ``InputPath`` and renders templates as plain text)."""
     relay_queue_url: str
     """The internal queue the deployer subscribed / targeted in moto."""
     input_transform: Mapping[str, Any] | None = None
@@ -151,6 +152,8 @@ class PushTarget:
     """EventBridge target ``DeadLetterConfig.Arn`` or SNS subscription redrive queue."""
     maximum_retry_attempts: int = 185
     maximum_event_age_seconds: int = 86400
+    message_group_id: str | None = None
+    """EventBridge target ``SqsParameters.MessageGroupId`` (an SQS FIFO target)."""
 
 
 @dataclass(frozen=True)

@@ -243,11 +243,6 @@ def test_throttles_are_retried_without_using_a_retry_attempt(
     assert (context["condition"], context["approximateInvokeCount"]) == (condition, count)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AsyncInvoker counts a 5xx (Lambda service error) as a function error; AWS requeues 5xx like throttles, "
-    "without using a retry attempt (invocation-async-error-handling.html)",
-)
 def test_a_service_error_is_retried_like_a_throttle(plane: DataPlane, run: Run) -> None:
     success_url, on_success = queue_destination(plane, "ok")
     failure_url, on_failure = queue_destination(plane, "failed")
@@ -395,11 +390,6 @@ def test_without_destination_or_dlq_the_event_is_discarded_and_the_log_says_so(r
     assert "RetriesExhausted after 1 attempt(s)" in line and "DISCARDED" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AsyncInvoker sends a failed event to the on-failure destination OR the DLQ; AWS lets you configure "
-    "destinations 'in addition to or instead of a dead-letter queue' (PutFunctionEventInvokeConfig), so both get it",
-)
 def test_an_on_failure_destination_and_a_dlq_both_get_the_failed_event(plane: DataPlane, run: Run) -> None:
     destination_url, on_failure = queue_destination(plane, "failed")
     dlq_url, dlq_arn = new_queue(plane, "dlq")
@@ -457,11 +447,6 @@ def test_a_slow_function_does_not_hold_up_another_functions_events(plane: DataPl
         queue.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reserved concurrency 0 answers 429 like any throttle, so AsyncInvoker requeues the event for up to 6 h; "
-    "AWS sends such events straight to the DLQ or on-failure destination (invocation-async-retain-records.html)",
-)
 def test_reserved_concurrency_zero_sends_events_straight_to_failure(plane: DataPlane, tmp_path: Path) -> None:
     from eventweave.local.functions import LambdaService
 

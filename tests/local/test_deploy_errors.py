@@ -580,11 +580,6 @@ def test_the_leftover_check_sees_a_deployed_stack(deployer: Deployer, endpoint: 
     assert _leftovers(endpoint, artifact.name) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="provisioners/events.py prefixes pattern_problem()'s text, which already is moto's whole message "
-    "('Event pattern is not valid. Reason: ...'), so the prefix appears twice",
-)
 def test_a_bad_event_pattern_reads_as_eventbridge_words_it(deployer: Deployer) -> None:
     bad_rule = {"Type": RULE, "Properties": {"EventPattern": {"source": "orders"}, "Targets": []}}
     issues = deployer.validate(stack({"Rule": bad_rule}))

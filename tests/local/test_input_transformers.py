@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -424,19 +425,48 @@ SQS_TARGET = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an SQS target is delivered by moto's Rule.send_to_targets, which ignores Input and InputPath and renders "
-    "an InputTransformer as plain text replacement (a string value unquoted, so PutEvents itself fails); the "
-    "deployer gives moto these transforms (provisioners/events.py) instead of applying transform_input",
-)
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[Any]:
+    from eventweave.local.cloud import LocalCloud
+
+    with LocalCloud(log=lambda line: None) as running:
+        yield running
+
+
 @pytest.mark.parametrize(("transform", "expected"), [c[1:] for c in SQS_TARGET], ids=[c[0] for c in SQS_TARGET])
-def test_an_sqs_target_gets_the_target_input(plane: DataPlane, transform: dict[str, Any], expected: Any) -> None:
-    events = client("events", plane.endpoint, REGION)
-    name = f"sqs-target-{uuid.uuid4().hex[:8]}"
-    url, arn = new_queue(plane, "target")
-    events.put_rule(Name=name, EventPattern=json.dumps({"source": [name]}))
-    events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": arn, **transform}])
-    put_event(plane, name, {"state": "RUNNING"})
-    (message,) = receive(plane, url, timeout=5)
-    assert json.loads(message["Body"]) == expected
+def test_an_sqs_target_of_a_deployed_rule_gets_the_target_input(
+    cloud: Any, tmp_path: Path, transform: dict[str, Any], expected: Any
+) -> None:
+    """moto's own SQS delivery ignores Input and InputPath and renders templates as text (a string value unquoted,
+    so PutEvents fails): a deployed rule's SQS target with a transform goes through eventweave's relay instead."""
+    from eventweave.local.assembly import CloudAssembly, StackArtifact
+
+    name = f"Rule{uuid.uuid4().hex[:8]}"
+    template = {
+        "Resources": {
+            "Target": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "Rule": {
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "EventPattern": {"source": [name]},
+                    "Targets": [{"Id": "q", "Arn": {"Fn::GetAtt": ["Target", "Arn"]}, **transform}],
+                },
+            },
+        },
+        "Outputs": {"Url": {"Value": {"Ref": "Target"}}},
+    }
+    artifact = StackArtifact(id=name, name=name, template=template, template_path=tmp_path / "t.json", root=tmp_path)
+    stack = cloud.deploy(CloudAssembly(tmp_path, [artifact]), name)
+    try:
+        client("events", cloud.endpoint, REGION).put_events(
+            Entries=[{"Source": name, "DetailType": "t", "Detail": json.dumps({"state": "RUNNING"})}]
+        )
+        sqs = client("sqs", cloud.endpoint, REGION)
+        messages = wait_until(
+            lambda: sqs.receive_message(QueueUrl=stack.outputs["Url"], WaitTimeSeconds=1).get("Messages"),
+            timeout=10,
+            what="the target's message",
+        )
+        assert json.loads(messages[0]["Body"]) == expected
+    finally:
+        cloud.destroy(stack)

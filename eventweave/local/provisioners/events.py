@@ -59,10 +59,11 @@ def _rule(ctx: DeployContext, logical: str, props: dict[str, Any]) -> tuple[Any,
     targets: list[dict[str, Any]] = []
     for target in props.get("Targets") or []:
         service = service_of(target["Arn"])
-        if service == "sqs":
+        transformed = any(key in target for key in ("Input", "InputPath", "InputTransformer"))
+        if service == "sqs" and not transformed:
             targets.append({k: v for k, v in target.items() if k not in ("DeadLetterConfig", "RetryPolicy")})
             continue
-        if service in ("lambda", "sns"):
+        if service in ("lambda", "sns", "sqs"):
             url, queue_arn = ctx.relay_queue(logical)
             targets.append({"Id": target["Id"], "Arn": queue_arn})
             transform = {k: target[k] for k in ("Input", "InputPath", "InputTransformer") if k in target}
@@ -77,6 +78,7 @@ def _rule(ctx: DeployContext, logical: str, props: dict[str, Any]) -> tuple[Any,
                     dead_letter_arn=(target.get("DeadLetterConfig") or {}).get("Arn"),
                     maximum_retry_attempts=int(retry.get("MaximumRetryAttempts", 185)),
                     maximum_event_age_seconds=int(retry.get("MaximumEventAgeInSeconds", 86400)),
+                    message_group_id=(target.get("SqsParameters") or {}).get("MessageGroupId"),
                 )
             )
             continue
@@ -128,7 +130,12 @@ def _validate_rule(plan: PlanContext, logical: str, props: dict[str, Any]) -> It
     if pattern:
         problem = pattern_problem(pattern)
         if problem:
-            yield Issue(f"Event pattern is not valid. Reason: {problem}", "InvalidEventPatternException")
+            yield Issue(
+                problem
+                if problem.startswith("Event pattern is not valid")
+                else f"Event pattern is not valid. Reason: {problem}",
+                "InvalidEventPatternException",
+            )
     targets = [t for t in props.get("Targets") or [] if isinstance(t, dict)]
     if len(targets) > MAX_TARGETS:
         yield Issue("The requested resource exceeds the maximum number allowed.", "LimitExceededException")
