@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,local,cdk]'
+	$(PY) -m pip install --quiet -e '.[dev,local,cdk,bench]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

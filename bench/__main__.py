@@ -14,7 +14,16 @@ import time
 
 from ._report import ROOT, Section, machine_info
 
-BENCHMARKS = ("cold_import", "per_record", "per_record_breakdown", "idempotency_requests", "synth_time", "local_cloud")
+BENCHMARKS = (
+    "cold_import",
+    "per_record",
+    "per_record_breakdown",
+    "idempotency_requests",
+    "synth_time",
+    "local_cloud",
+    "sqs_poller",
+    "ministack_peer",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -1,1 +1,1 @@
-"""The local-cloud benchmark's app: one queue worker, one SNS-subscribed function and a two-subscriber fan-out."""
+"""The benchmark stacks and handlers: BenchStack (local_cloud), PeerStack (ministack_peer), the SQS poller stacks."""

@@ -7,7 +7,14 @@ import time
 
 from pydantic import BaseModel
 
-from eventweave.handlers import SnsHandler, SnsRecordContext, SqsHandler, SqsRecordContext
+from eventweave.handlers import (
+    InvokeHandler,
+    RecordContext,
+    SnsHandler,
+    SnsRecordContext,
+    SqsHandler,
+    SqsRecordContext,
+)
 
 
 class Probe(BaseModel):
@@ -46,3 +53,23 @@ class FanOutProbe(SqsHandler[Probe]):
 
 
 fan_out_probe = FanOutProbe.lambda_handler()
+
+
+class InvokeProbe(InvokeHandler[Probe]):
+    """Async path: ``Invoke`` with ``InvocationType=Event`` -> the async queue -> handler."""
+
+    def handle(self, probe: Probe, ctx: RecordContext) -> None:
+        _mark("async", probe)
+
+
+invoke_probe = InvokeProbe.lambda_handler()
+
+
+class DrainProbe(SqsHandler[Probe]):
+    """Backlog path: a queue loaded before its event source mapping exists, then drained by it."""
+
+    def handle(self, probe: Probe, ctx: SqsRecordContext) -> None:
+        _mark("drain", probe)
+
+
+drain_probe = DrainProbe.lambda_handler()

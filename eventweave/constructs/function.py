@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -145,6 +145,12 @@ class EventFunction(Construct):
             dead_letter_topic=dlq_topic,
             description=f"eventweave {self.contract.source} handler {handler.__qualname__}",
         )
+        if code is None:
+            # What the bundle holds besides the handler's package: the local cloud lets the function import exactly
+            # these (and their dependencies) from the host when it runs unbundled, as Lambda would.
+            function_resource = self.function.node.default_child
+            assert isinstance(function_resource, CfnResource)
+            function_resource.add_metadata("eventweave:requirements", pinned_requirements(requirements))
         if tracing != lambda_.Tracing.DISABLED:
             acknowledge(self.role, "xray")
         if dead_letter is not None and dead_letter.fifo:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,7 +25,9 @@ from .functions import DEFAULT_IDLE_TTL_SECONDS, LambdaService
 from .gateway import DataPlane
 from .http_front import FunctionUrlServer
 from .invocations import AsyncInvoker, PushRelay
-from .model import AsyncConfig, InvokeResult
+from .lambda_control import EventInvokeSettings, MappingRecord
+from .model import AsyncConfig, EventSourceMappingSpec, FunctionSpec, InvokeResult, UnknownFunctionError
+from .provisioners.lambda_ import async_config
 from .sources import SqsPoller
 from .streams import StreamPoller
 from .trace import Journal
@@ -43,6 +46,19 @@ class _BackgroundService(Protocol):
 
 def _stderr_log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class _Mapping:
+    """One event source mapping the cloud holds: its record, the stack it runs with, and its poller (``None`` while
+    disabled)."""
+
+    record: MappingRecord
+    stack: str
+    runner: _BackgroundService | None = None
+    checkpoint: StreamPoller | None = None
+    """The stream poller that ran the mapping last (stopped): a resumed or updated mapping goes on from its shards'
+    checkpoints, as on AWS, instead of at ``StartingPosition`` again."""
 
 
 @dataclass
@@ -118,6 +134,7 @@ class LocalCloud:
         default_concurrency: int = 4,
         journal_path: str | Path | None = None,
         idle_ttl_seconds: float = DEFAULT_IDLE_TTL_SECONDS,
+        lambda_imports: bool = True,
         skip_unsupported: Iterable[str] = (),
     ) -> None:
         self.port = port
@@ -126,6 +143,9 @@ class LocalCloud:
         deployment (``Deployment.skipped``)."""
         self.scheduler: Scheduler | None = None
         self.idle_ttl_seconds = idle_ttl_seconds
+        self.lambda_imports = lambda_imports
+        """Functions import only what Lambda would give them (their asset, layers, the runtime's packages and, for an
+        eventweave function, its requirements); ``False`` lets them import anything installed on the host."""
         """Warm execution environments idle this long are shut down (default five minutes)."""
         self.region = region
         self.account_id = account_id
@@ -141,6 +161,12 @@ class LocalCloud:
         self.async_invoker: AsyncInvoker | None = None
         self.stacks: dict[str, DeployedStack] = {}
         self._lock = threading.Lock()
+        self._mappings: dict[str, _Mapping] = {}
+        """Every event source mapping by UUID (deployed or created through the API), running or disabled."""
+        self._mapping_lock = threading.RLock()
+        """Held while a mapping's poller is replaced: one change at a time, so two never both run."""
+        self._modified: dict[str, float] = {}
+        self._invoke_settings: dict[str, EventInvokeSettings] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -157,6 +183,7 @@ class LocalCloud:
             default_concurrency=self.default_concurrency,
             journal=self.journal,
             idle_ttl_seconds=self.idle_ttl_seconds,
+            lambda_imports=self.lambda_imports,
         )
         self.async_invoker = AsyncInvoker(
             self.lambdas,
@@ -188,9 +215,10 @@ class LocalCloud:
 
     def stop(self) -> None:
         """Destroy nothing, stop everything: pollers, relays, URLs, workers, the data plane."""
-        for stack in list(self.stacks.values()):
-            self._stop_runtime(stack)
-        self.stacks.clear()
+        with self._mapping_lock:
+            for stack in list(self.stacks.values()):
+                self._stop_runtime(stack)
+            self.stacks.clear()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.async_invoker is not None:
@@ -218,27 +246,23 @@ class LocalCloud:
         artifact = cloud_assembly.stack(stack) if stack is not None else _only(cloud_assembly)
         deployment = self._deployer().deploy(artifact, stack_name=stack_name)
         local = DeployedStack(deployment)
+        mappings: list[_Mapping] = []
         try:
             for spec in deployment.functions:
                 lambdas.register(spec)
                 config = deployment.async_configs.get(spec.name, AsyncConfig())
                 invoker.configure(spec.name, config, function_arn=spec.arn, dead_letter_arn=spec.dead_letter_arn)
+            now = time.time()
+            for spec in deployment.functions:
+                self._modified[spec.name] = now
+            for name, config in deployment.async_configs.items():
+                self._invoke_settings[name] = EventInvokeSettings(_invoke_document(config), now)
             for mapping in deployment.mappings:
-                if not mapping.enabled:
-                    continue
-                options: dict[str, Any] = {
-                    "endpoint_url": self.endpoint,
-                    "region": self.region,
-                    "log": self.log,
-                    "journal": self.journal,
-                }
-                runner: _BackgroundService = (
-                    SqsPoller(mapping, lambdas, **options)
-                    if mapping.source == "sqs"
-                    else StreamPoller(mapping, lambdas, **options)
-                )
-                runner.start()
-                local.runners.append(runner)
+                entry = _Mapping(MappingRecord(mapping, now), deployment.stack_name)
+                if mapping.enabled:
+                    entry.runner = self._start_mapping(mapping, None)
+                    local.runners.append(entry.runner)
+                mappings.append(entry)
             if deployment.push_targets:
                 relay = PushRelay(
                     deployment.push_targets,
@@ -274,8 +298,10 @@ class LocalCloud:
             self._stop_runtime(local)
             self._deployer().destroy(deployment)
             raise
-        with self._lock:
-            self.stacks[deployment.stack_name] = local
+        with self._mapping_lock:
+            self._mappings.update((entry.record.spec.uuid, entry) for entry in mappings)
+            with self._lock:
+                self.stacks[deployment.stack_name] = local
         return local
 
     def destroy(self, stack: DeployedStack) -> None:
@@ -284,9 +310,10 @@ class LocalCloud:
         Pollers are told to stop without waiting for their long polls to return (up to a second): one that returns
         with messages after this leaves them for the visibility timeout, as a deleted mapping does on AWS.
         """
-        self._stop_runtime(stack, wait=False)
-        with self._lock:
-            self.stacks.pop(stack.name, None)
+        with self._mapping_lock:
+            self._stop_runtime(stack, wait=False)
+            with self._lock:
+                self.stacks.pop(stack.name, None)
         self._deployer().destroy(stack.deployment)
 
     def status(self) -> dict[str, list[dict[str, Any]]]:
@@ -326,6 +353,137 @@ class LocalCloud:
     def _function_exists(self, name: str) -> bool:
         return self.lambdas is not None and self.lambdas.exists(name)
 
+    # -- what Lambda's control plane reads and changes (eventweave.local.lambda_control.LambdaRuntime) -------------
+
+    def lambda_functions(self) -> list[FunctionSpec]:
+        """Every function the cloud runs, as the Lambda service holds it (reserved concurrency as changed)."""
+        lambdas, _ = self._require()
+        return lambdas.functions()
+
+    def lambda_function(self, name_or_arn: str) -> FunctionSpec:
+        """The function named (name, ARN, qualified); raises :class:`UnknownFunctionError`."""
+        lambdas, _ = self._require()
+        return lambdas.get(name_or_arn)
+
+    def function_last_modified(self, name: str) -> float:
+        """When the function was deployed (epoch seconds)."""
+        return self._modified.get(name, 0.0)
+
+    def set_reserved_concurrency(self, name: str, reserved: int | None) -> FunctionSpec:
+        """Change the running function's reserved concurrency (``PutFunctionConcurrency``; ``None``: delete it)."""
+        lambdas, _ = self._require()
+        return lambdas.set_reserved_concurrency(name, reserved)
+
+    def event_invoke_settings(self, name: str) -> EventInvokeSettings | None:
+        """The function's ``EventInvokeConfig`` (from the template or the API), ``None`` when it has none."""
+        return self._invoke_settings.get(name)
+
+    def set_event_invoke_settings(self, name: str, settings: EventInvokeSettings | None) -> None:
+        """Apply the function's ``EventInvokeConfig`` to the async queue (``None``: back to AWS's defaults)."""
+        lambdas, invoker = self._require()
+        spec = lambdas.get(name)
+        config = async_config(dict(settings.document)) if settings is not None else AsyncConfig()
+        invoker.configure(spec.name, config, function_arn=spec.arn, dead_letter_arn=spec.dead_letter_arn)
+        if settings is None:
+            self._invoke_settings.pop(spec.name, None)
+        else:
+            self._invoke_settings[spec.name] = settings
+
+    def event_source_mappings(self) -> list[MappingRecord]:
+        """Every event source mapping, running or disabled."""
+        with self._mapping_lock:
+            return [entry.record for entry in self._mappings.values()]
+
+    def event_source_mapping(self, mapping_id: str) -> MappingRecord:
+        """The mapping with that UUID; raises :class:`KeyError`."""
+        with self._mapping_lock:
+            return self._mappings[mapping_id].record
+
+    def create_event_source_mapping(self, record: MappingRecord) -> MappingRecord:
+        """Run a new mapping with the stack of its function (its poller starts now when it is enabled, and stops
+        when that stack is destroyed)."""
+        with self._mapping_lock:
+            if record.spec.uuid in self._mappings:
+                raise ValueError(f"event source mapping {record.spec.uuid} exists already")
+            stack = self._stack_of(record.spec.function_name)
+            entry = _Mapping(record, stack.name)
+            self._run(entry, stack)
+            self._mappings[record.spec.uuid] = entry
+            return record
+
+    def update_event_source_mapping(self, record: MappingRecord) -> MappingRecord:
+        """Replace a mapping's configuration: its poller stops (the batch in flight finishes) and, when the mapping
+        is enabled, a new one starts with the new spec (a stream's resumes where the old one stopped)."""
+        with self._mapping_lock:
+            entry = self._mappings[record.spec.uuid]
+            if entry.record.spec == record.spec and (entry.runner is not None) == record.spec.enabled:
+                entry.record = record  # nothing the poller reads changed
+                return record
+            stack = self._stack_of(record.spec.function_name)
+            self._halt(entry)
+            entry.record, entry.stack = record, stack.name
+            self._run(entry, stack)
+            return record
+
+    def delete_event_source_mapping(self, mapping_id: str) -> MappingRecord:
+        """Stop a mapping's poller and forget the mapping; raises :class:`KeyError`. The batch in flight finishes;
+        what the poller had received and not delivered reappears after the queue's visibility timeout."""
+        with self._mapping_lock:
+            entry = self._mappings[mapping_id]
+            self._halt(entry)
+            del self._mappings[mapping_id]
+            return entry.record
+
+    def _stack_of(self, function_name: str) -> DeployedStack:
+        with self._lock:
+            stacks = list(self.stacks.values())
+        for stack in stacks:
+            if any(spec.name == function_name for spec in stack.deployment.functions):
+                return stack
+        raise UnknownFunctionError(f"Function not found: {function_name} (not deployed in the local cloud)")
+
+    def _run(self, entry: _Mapping, stack: DeployedStack) -> None:
+        if not entry.record.spec.enabled:
+            return
+        entry.runner = self._start_mapping(entry.record.spec, entry.checkpoint)
+        stack.runners.append(entry.runner)
+
+    def _halt(self, entry: _Mapping) -> None:
+        runner, entry.runner = entry.runner, None
+        if runner is None:
+            return
+        runner.stop(wait=True)  # a change takes effect once the old poller is gone: two never run one mapping
+        if isinstance(runner, StreamPoller):
+            entry.checkpoint = runner
+        with self._lock:
+            stack = self.stacks.get(entry.stack)
+        if stack is not None and runner in stack.runners:
+            stack.runners.remove(runner)
+
+    def _start_mapping(self, spec: EventSourceMappingSpec, checkpoint: StreamPoller | None) -> _BackgroundService:
+        lambdas, _ = self._require()
+        options: dict[str, Any] = {
+            "endpoint_url": self.endpoint,
+            "region": self.region,
+            "log": self.log,
+            "journal": self.journal,
+        }
+        if spec.source == "sqs":
+            runner: _BackgroundService = SqsPoller(spec, lambdas, **options)
+        elif checkpoint is not None and replace(checkpoint.spec, enabled=True) == replace(spec, enabled=True):
+            runner = checkpoint  # paused and resumed: a stopped stream poller goes on from its shards' checkpoints
+        else:
+            stream = StreamPoller(spec, lambdas, **options)
+            shards = getattr(checkpoint, "_shards", None) if checkpoint is not None else None
+            if isinstance(shards, dict) and checkpoint is not None and checkpoint.spec.source_arn == spec.source_arn:
+                # A changed configuration needs a new poller, and StreamPoller has no public way to hand over its
+                # checkpoints: the new one takes the old one's shards (start() rewinds each to its checkpoint), so
+                # the mapping goes on where it stopped instead of at StartingPosition again, as on AWS.
+                stream._shards = dict(shards)
+            runner = stream
+        runner.start()
+        return runner
+
     # -- internals ------------------------------------------------------------------------------------------------
 
     def _deployer(self) -> Deployer:
@@ -349,9 +507,26 @@ class LocalCloud:
             runner.stop(wait=wait)
         stack.url_servers.clear()
         stack.runners.clear()
-        if self.lambdas is not None:
-            for spec in stack.deployment.functions:
+        with self._mapping_lock:
+            for key in [key for key, entry in self._mappings.items() if entry.stack == stack.name]:
+                del self._mappings[key]
+        for spec in stack.deployment.functions:
+            self._modified.pop(spec.name, None)
+            self._invoke_settings.pop(spec.name, None)
+            if self.lambdas is not None:
                 self.lambdas.unregister(spec.name)
+
+
+def _invoke_document(config: AsyncConfig) -> dict[str, Any]:
+    """A deployed ``AWS::Lambda::EventInvokeConfig`` as ``GetFunctionEventInvokeConfig`` returns it."""
+    return {
+        "MaximumRetryAttempts": config.maximum_retry_attempts,
+        "MaximumEventAgeInSeconds": config.maximum_event_age_seconds,
+        "DestinationConfig": {
+            "OnSuccess": {"Destination": config.on_success.arn} if config.on_success is not None else {},
+            "OnFailure": {"Destination": config.on_failure.arn} if config.on_failure is not None else {},
+        },
+    }
 
 
 def _only(assembly: CloudAssembly) -> Any:

@@ -19,8 +19,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
+from .importable import importable_modules
 from .model import FunctionSpec, InvokeResult, LogSink, UnknownFunctionError
 from .runtime_api import RuntimeApi, RuntimeInvocation, RuntimeOutcome, deadline_ms
 from .trace import Invocation, Journal, describe_payload
@@ -31,6 +33,9 @@ INIT_TIMEOUT_SECONDS = 10.0
 """Lambda's limit for the init phase (imports, module-level code) of an on-demand execution environment."""
 
 _PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
+
+
+_ENVIRONMENT_PROCESS = str(Path(__file__).with_name("_environment_process.py"))
 
 
 class _WorkerDiedError(Exception):
@@ -53,7 +58,7 @@ class _Worker:
         self.api.start()
         try:
             self.process = subprocess.Popen(  # noqa: S603 - this interpreter, eventweave's own environment process
-                [python, "-m", "eventweave.local._environment_process"],
+                [python, "-I", "-u", _ENVIRONMENT_PROCESS],
                 cwd=str(spec.code_dir),
                 env=dict(env, AWS_LAMBDA_RUNTIME_API=self.api.address),
                 stdin=subprocess.DEVNULL,
@@ -169,6 +174,7 @@ class LambdaService:
         python: str = sys.executable,
         journal: Journal | None = None,
         idle_ttl_seconds: float = DEFAULT_IDLE_TTL_SECONDS,
+        lambda_imports: bool = True,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.idle_ttl_seconds = idle_ttl_seconds
@@ -181,6 +187,9 @@ class LambdaService:
         self.log = log
         self.default_concurrency = default_concurrency
         self.python = python
+        self.lambda_imports = lambda_imports
+        """Functions import only what Lambda would give them (see :mod:`eventweave.local.importable`); ``False``
+        lets them import anything installed on the host."""
         self._pools: dict[str, _Pool] = {}
         self._lock = threading.Lock()
 
@@ -404,6 +413,8 @@ class LambdaService:
             _HANDLER=spec.handler,
             PYTHONUNBUFFERED="1",
         )
+        if self.lambda_imports:
+            env["EVENTWEAVE_IMPORTABLE"] = ",".join(sorted(importable_modules(spec.requirements)))
         if spec.layer_dirs:
             # Lambda extracts layers under /opt; a Python layer's packages are in python/ (or its site-packages).
             env["EVENTWEAVE_LAYER_DIRS"] = os.pathsep.join(str(path) for path in spec.layer_dirs)

@@ -1,23 +1,27 @@
-"""The data plane: moto's server on 127.0.0.1, with Lambda's Invoke API answered by eventweave instead.
+"""The data plane: moto's server on 127.0.0.1, with Lambda's API answered by eventweave instead.
 
 moto stores SQS, SNS, EventBridge, Kinesis, DynamoDB (+ Streams), IAM, KMS and Logs state faithfully, but its Lambda
-``Invoke`` needs Docker. A small WSGI layer in front of moto's application sends ``POST
-/2015-03-31/functions/{name}/invocations`` to eventweave's Lambda service (synchronous) or async queue (``Event``),
-so any boto3 client pointed at the endpoint invokes the app's functions as it would in AWS; every other request
-reaches moto unchanged.
+``Invoke`` needs Docker, and its Lambda backend knows nothing of the functions and mappings eventweave runs. A small
+WSGI layer in front of moto's application sends ``POST /2015-03-31/functions/{name}/invocations`` to eventweave's
+Lambda service (synchronous) or async queue (``Event``), and the rest of Lambda's API (``/2015-03-31/...``,
+``/2017-10-31/...``, ``/2019-09-25/...``, ...) to :class:`~eventweave.local.lambda_control.LambdaControlPlane`
+(functions, event source mappings, concurrency, async settings), so any boto3 client pointed at the endpoint
+invokes and manages the app's functions as it would in AWS; every other request reaches moto unchanged.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from .aws import register_in_process, unregister_in_process
+from .lambda_control import LambdaControlPlane, LambdaRuntime, Response, status_line
 from .model import InvokeResult, UnknownFunctionError
 
 __all__ = ["DataPlane", "LambdaApi", "UnknownFunctionError"]
@@ -27,8 +31,10 @@ _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 StartResponse = Callable[..., Any]
 
 
-class LambdaApi(Protocol):
-    """What the gateway needs from the Lambda side; :class:`eventweave.local.cloud.LocalCloud` provides it."""
+class LambdaApi(LambdaRuntime, Protocol):
+    """What the gateway needs from the Lambda side: invocations, and what the control plane reads and changes
+    (:class:`~eventweave.local.lambda_control.LambdaRuntime`); :class:`eventweave.local.cloud.LocalCloud` provides
+    it."""
 
     def invoke_sync(self, function_name: str, payload: bytes) -> InvokeResult: ...
 
@@ -42,9 +48,14 @@ class _Gateway:
         self._dynamodb = plane.dynamodb_lock
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        match = _INVOKE.match(environ.get("PATH_INFO", ""))
+        path = environ.get("PATH_INFO", "")
+        match = _INVOKE.match(path)
         api = self.plane.lambda_api
-        if match is None or environ.get("REQUEST_METHOD") != "POST" or api is None:
+        control = self.plane.control
+        invoke = match is not None and environ.get("REQUEST_METHOD") == "POST"
+        if not invoke and control is not None and LambdaControlPlane.recognises(path):
+            return self._control(control, environ, start_response)
+        if match is None or not invoke or api is None:
             if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):  # and DynamoDBStreams_
                 with self._dynamodb:
                     return list(self.moto_app(environ, start_response))
@@ -93,6 +104,31 @@ class _Gateway:
         start_response(f"{outcome.status_code} OK", headers)
         return [outcome.payload]
 
+    def _control(
+        self, control: LambdaControlPlane, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+
+        def moto() -> Response:
+            # The body was read: moto gets it again from a fresh stream.
+            captured: dict[str, Any] = {}
+
+            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+                captured["status"], captured["headers"] = status, headers
+                return lambda _: None
+
+            replay = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+            chunks = b"".join(self.moto_app(replay, capture))
+            return int(str(captured["status"]).split(" ", 1)[0]), list(captured["headers"]), chunks
+
+        status, headers, answer = control.handle(
+            environ.get("REQUEST_METHOD", "GET"), unquote(environ.get("PATH_INFO", "")), query, body, moto
+        )
+        start_response(status_line(status), headers)
+        return [answer]
+
 
 class DataPlane:
     """moto's server on ``127.0.0.1`` (a free port by default), with Lambda invokes routed to ``lambda_api``.
@@ -114,6 +150,8 @@ class DataPlane:
     ) -> None:
         self.port = port
         self.lambda_api = lambda_api
+        self.control = LambdaControlPlane(lambda_api) if lambda_api is not None else None
+        """Lambda's control plane for what ``lambda_api`` runs (``None`` without one: moto answers)."""
         self.function_exists = function_exists
         self.endpoint = ""
         self.dynamodb_lock = threading.Lock()

@@ -64,6 +64,10 @@ class FunctionSpec:
     qualifiers: Mapping[str, str] = field(default_factory=dict)
     """Published versions and aliases: qualifier -> the version it runs (``{"1": "1", "live": "1"}``). Locally
     every qualifier runs the function's one code; ``$LATEST`` is always valid and not listed."""
+    requirements: tuple[str, ...] | None = None
+    """The pip requirements an eventweave function was synthesized with (``eventweave:requirements`` metadata);
+    ``None`` for any other function. Locally it may import those distributions and their dependencies from the host
+    (:mod:`eventweave.local.importable`)."""
 
 
 @dataclass(frozen=True)

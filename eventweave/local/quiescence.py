@@ -119,27 +119,4 @@ def _queue_busy(sqs: Any, url: str, label: str) -> list[str]:
 
 
 def _stream_busy(poller: StreamPoller, label: str) -> list[str]:
-    # StreamPoller exposes no "caught up" flag; read its shards, pending records and iterators (read-only).
-    pending = {shard: len(records) for shard, records in dict(getattr(poller, "_pending", {})).items() if records}
-    if pending:
-        return [f"{label}: records pending {pending}"]
-    shards: list[str] = list(getattr(poller, "_shard_ids", []))
-    iterators: dict[str, str | None] = dict(getattr(poller, "_iterators", {}))
-    if not shards:
-        return [f"{label}: shards not listed yet"]
-    out: list[str] = []
-    for shard in shards:
-        if shard not in iterators or iterators[shard] == "":
-            out.append(f"{label}: shard {shard} not read yet")
-            continue
-        iterator = iterators[shard]
-        if iterator is None:
-            continue  # a closed shard, read to its end
-        try:
-            records = poller.client.get_records(ShardIterator=iterator, Limit=1).get("Records", [])
-        except Exception as error:  # an expired or superseded iterator: the poller has moved on; look again
-            out.append(f"{label}: shard {shard} position unknown ({type(error).__name__})")
-            continue
-        if records:
-            out.append(f"{label}: shard {shard} has records the poller has not read")
-    return out
+    return [f"{label}: {reason}" for reason in poller.busy()]

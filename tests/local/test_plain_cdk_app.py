@@ -57,7 +57,7 @@ class Plain(cdk.Stack):
         )
         layer = lambda_.LayerVersion(self, "Layer", code=lambda_.Code.from_asset("layer"))
         fn = lambda_.Function(
-            self, "Forward", runtime=lambda_.Runtime.PYTHON_3_12, handler="wire_fn.forward",
+            self, "Forward", runtime=lambda_.Runtime.PYTHON_3_12, handler="plain_fn.forward",
             code=lambda_.Code.from_asset(FIXTURES), timeout=cdk.Duration.seconds(10),
             environment={"SINK_URL": sink.queue_url}, log_retention=logs.RetentionDays.ONE_WEEK, layers=[layer],
         )

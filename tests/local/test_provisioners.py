@@ -89,7 +89,8 @@ def client(cloud: LocalCloud, service: str) -> Any:
 def fn(handler: str = "wire_fn.forward", **props: Any) -> dict[str, Any]:
     return {
         "Type": "AWS::Lambda::Function",
-        "Metadata": {"aws:asset:path": str(FIXTURES)},
+        # An eventweave function (the handlers import eventweave), as EventFunction marks one.
+        "Metadata": {"aws:asset:path": str(FIXTURES), "eventweave:requirements": ["pydantic", "aws-lambda-powertools"]},
         "Properties": {
             "Handler": handler,
             "Runtime": "python3.12",

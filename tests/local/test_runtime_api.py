@@ -103,3 +103,47 @@ def test_an_init_error_posted_to_the_runtime_api_ends_init():
         assert outcome.error_document()["errorType"] == "Runtime.ImportModuleError"
     finally:
         api.close()
+
+
+@pytest.mark.parametrize(
+    ("requirements", "imports"),
+    [
+        (None, False),  # a plain function: its asset and the runtime's packages only
+        (("boto3",), False),  # an eventweave function whose requirements do not name it
+        (("pydantic==2",), True),  # named: it and its dependencies come from the host, as a bundle would hold them
+        (("aws-lambda-powertools", "pydantic>=2"), True),
+    ],
+    ids=["plain function", "not in requirements", "in requirements", "in requirements with others"],
+)
+def test_a_function_imports_only_what_lambda_would_give_it(requirements, imports):
+    lambdas = LambdaService(endpoint_url="http://127.0.0.1:1")
+    try:
+        lambdas.register(
+            FunctionSpec(
+                name="needs",
+                arn=ARN.format("needs"),
+                handler="needs_pydantic.handler",
+                code_dir=CODE,
+                requirements=requirements,
+            )
+        )
+        result = lambdas.invoke("needs", b"{}")
+        if imports:
+            assert result.ok, result.payload
+            return
+        error = json.loads(result.payload)
+        assert error["errorType"] == "Runtime.ImportModuleError"
+        assert error["errorMessage"] == "Unable to import module 'needs_pydantic': No module named 'pydantic'"
+    finally:
+        lambdas.close()
+
+
+def test_the_switch_lets_a_function_import_the_hosts_packages():
+    lambdas = LambdaService(endpoint_url="http://127.0.0.1:1", lambda_imports=False)
+    try:
+        lambdas.register(
+            FunctionSpec(name="needs", arn=ARN.format("needs"), handler="needs_pydantic.handler", code_dir=CODE)
+        )
+        assert lambdas.invoke("needs", b"{}").ok
+    finally:
+        lambdas.close()

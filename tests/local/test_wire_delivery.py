@@ -32,7 +32,8 @@ AWS_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/elsewhere?x=1"
 def _fn(handler: str, **props: Any) -> dict[str, Any]:
     return {
         "Type": "AWS::Lambda::Function",
-        "Metadata": {"aws:asset:path": str(FIXTURES)},
+        # An eventweave function (the handlers import eventweave), as EventFunction marks one.
+        "Metadata": {"aws:asset:path": str(FIXTURES), "eventweave:requirements": ["pydantic", "aws-lambda-powertools"]},
         "Properties": {
             "Handler": f"wire_fn.{handler}",
             "Runtime": "python3.12",

@@ -29,7 +29,16 @@ from ._patterns import pattern_problem
 from ._util import function_name, json_text, qualifier, service_of
 from .base import Constraints, DeployContext, Issue, PlanContext, Planned, Provisioner, as_int, register
 
-__all__ = ["FUNCTION_TYPES", "MAX_MEMORY_MB", "MAX_TIMEOUT_SECONDS", "find_function"]
+__all__ = [
+    "FUNCTION_TYPES",
+    "MAX_MEMORY_MB",
+    "MAX_TIMEOUT_SECONDS",
+    "async_config",
+    "event_source_mapping_spec",
+    "find_function",
+    "validate_event_invoke_config",
+    "validate_event_source_mapping",
+]
 
 MAX_TIMEOUT_SECONDS = 900
 MAX_MEMORY_MB = 10240
@@ -67,9 +76,15 @@ def _function(ctx: DeployContext, logical: str, props: dict[str, Any]) -> tuple[
         logical_id=logical,
         stack_name=ctx.name,
         layer_dirs=tuple(layers[str(layer)] for layer in props.get("Layers") or [] if str(layer) in layers),
+        requirements=_requirements(ctx.resource(logical).get("Metadata") or {}),
     )
     ctx.deployment.functions.append(spec)
     return name, {"Arn": arn}
+
+
+def _requirements(metadata: dict[str, Any]) -> tuple[str, ...] | None:
+    listed = metadata.get("eventweave:requirements")
+    return tuple(str(item) for item in listed) if isinstance(listed, list) else None
 
 
 def _function_placeholder(plan: PlanContext, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -117,12 +132,18 @@ def _destination(config: Any, key: str) -> DestinationSpec | None:
     return DestinationSpec(str(destination)) if destination else None
 
 
-def _mapping(ctx: DeployContext, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    mapping_id = str(uuid.uuid4())
+def event_source_mapping_spec(props: dict[str, Any], mapping_id: str) -> EventSourceMappingSpec:
+    """The runtime record of an event source mapping from its properties (the template's, or the body of a
+    ``CreateEventSourceMapping`` / ``UpdateEventSourceMapping`` call: the same names), AWS's defaults filled in.
+
+    Example::
+
+        event_source_mapping_spec({"FunctionName": "f", "EventSourceArn": queue_arn, "BatchSize": 5}, str(uuid4()))
+    """
     filters = tuple(json_text(f["Pattern"]) for f in (props.get("FilterCriteria") or {}).get("Filters", []))
     scaling = props.get("ScalingConfig") or {}
     target = str(props["FunctionName"])
-    spec = EventSourceMappingSpec(
+    return EventSourceMappingSpec(
         uuid=mapping_id,
         function_name=function_name(target),
         source_arn=str(props["EventSourceArn"]),
@@ -140,11 +161,23 @@ def _mapping(ctx: DeployContext, logical: str, props: dict[str, Any]) -> tuple[A
         filter_patterns=filters,
         function_qualifier=qualifier(target),
     )
+
+
+def _mapping(ctx: DeployContext, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    mapping_id = str(uuid.uuid4())
+    spec = event_source_mapping_spec(props, mapping_id)
     ctx.deployment.mappings.append(spec)
     return mapping_id, {
         "EventSourceMappingArn": ctx.arn("lambda", f"event-source-mapping:{mapping_id}"),
         "Id": mapping_id,
     }
+
+
+def validate_event_source_mapping(plan: PlanContext, props: dict[str, Any]) -> list[Issue]:
+    """What ``CreateEventSourceMapping`` would refuse in ``props`` (the API's / template's property names), with
+    Lambda's error codes and messages; ``plan`` finds the queue, stream and function named (a stack being planned,
+    or the running local cloud)."""
+    return list(_validate_mapping(plan, "", props))
 
 
 def _validate_mapping(plan: PlanContext, logical: str, props: dict[str, Any]) -> Iterator[Issue]:
@@ -272,16 +305,28 @@ def _standard_destination(plan: PlanContext, arn: str, services: tuple[str, ...]
 # -- asynchronous invocation configs -------------------------------------------------------------------------------
 
 
-def _invoke_config(ctx: DeployContext, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    function = function_name(str(props["FunctionName"]))
+def async_config(props: dict[str, Any]) -> AsyncConfig:
+    """The asynchronous invocation settings of ``props`` (an ``AWS::Lambda::EventInvokeConfig``'s properties or a
+    ``PutFunctionEventInvokeConfig`` body), AWS's defaults for what is left out."""
     config = props.get("DestinationConfig")
-    ctx.deployment.async_configs[function] = AsyncConfig(
+    return AsyncConfig(
         maximum_retry_attempts=int(props.get("MaximumRetryAttempts", 2)),
         maximum_event_age_seconds=int(props.get("MaximumEventAgeInSeconds", 21600)),
         on_success=_destination(config, "OnSuccess"),
         on_failure=_destination(config, "OnFailure"),
     )
+
+
+def _invoke_config(ctx: DeployContext, logical: str, props: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    function = function_name(str(props["FunctionName"]))
+    ctx.deployment.async_configs[function] = async_config(props)
     return f"{function}-invoke-config", {}
+
+
+def validate_event_invoke_config(plan: PlanContext, props: dict[str, Any]) -> list[Issue]:
+    """What ``PutFunctionEventInvokeConfig`` would refuse in ``props`` (``FunctionName``, ``MaximumRetryAttempts``,
+    ``MaximumEventAgeInSeconds``, ``DestinationConfig``), with Lambda's error codes and messages."""
+    return list(_validate_invoke_config(plan, "", props))
 
 
 def _validate_invoke_config(plan: PlanContext, logical: str, props: dict[str, Any]) -> Iterator[Issue]:
