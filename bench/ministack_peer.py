@@ -36,11 +36,9 @@ Figures (per round, both emulators; medians of 3 interleaved rounds, the first e
   messages; **SNS publish -> handler start** p50; **async invoke -> handler start** p50; 100 messages each per round.
 * **drain of 1,000 messages**: ``DrainProbe``'s queue is loaded with 1,000 messages (``SendMessageBatch``) while no
   mapping exists, the function having been invoked once (warm); then the mapping is created and the rate is 1,000 /
-  (last handler start - the moment before the create call). Neither side can disable a mapping here (eventweave's
-  local cloud has no runtime mapping control yet), so both create it after loading: MiniStack through
-  ``CreateEventSourceMapping`` (batch 10, partial batch responses), eventweave by the serve process starting an
-  :class:`~eventweave.local.sources.SqsPoller` for the same spec against the local cloud's ``LambdaService``,
-  exactly as ``LocalCloud.deploy`` starts the mapping of a deployed ``AWS::Lambda::EventSourceMapping``.
+  (last handler start - the moment before the create call). The mapping is created through the Lambda API on both
+  emulators, the same ``CreateEventSourceMapping`` call (batch 10, partial batch responses): creating it after loading
+  is the same experiment as enabling a disabled one, and needs nothing but the API both have.
 * **RSS after the load** (after the drain), and for eventweave **RSS after the idle TTL**: polled until it is back
   within 10% of idle (or 30 s pass).
 """
@@ -230,7 +228,13 @@ class _Side:
         raise NotImplementedError
 
     def map_drain(self) -> None:
-        raise NotImplementedError
+        """Create the backlog queue's mapping: ``CreateEventSourceMapping``, the same call on both emulators."""
+        self.clients["lambda"].create_event_source_mapping(
+            EventSourceArn=self.drain_arn,
+            FunctionName=self.drain_function,
+            BatchSize=10,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+        )
 
     def stop(self) -> None:
         raise NotImplementedError
@@ -297,12 +301,6 @@ class _Eventweave(_Side):
         for match in _MARK.finditer(chunk[:complete].decode(errors="replace")):
             self._seen.setdefault((match.group(1), match.group(2)), float(match.group(3)))
         return {key: at for (p, key), at in self._seen.items() if p == path and at >= since}
-
-    def map_drain(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"map {self.drain_function} {self.drain_arn}\n")
-        self.process.stdin.flush()
-        self._reply("MAPPED", timeout=30)
 
     def stop(self) -> None:
         pids = _tree(self.process.pid)
@@ -457,14 +455,6 @@ class _MiniStack(_Side):
             if not token:
                 return out
             kwargs["nextToken"] = token
-
-    def map_drain(self) -> None:
-        self.clients["lambda"].create_event_source_mapping(
-            EventSourceArn=self.drain_arn,
-            FunctionName=self.drain_function,
-            BatchSize=10,
-            FunctionResponseTypes=["ReportBatchItemFailures"],
-        )
 
     def stop(self) -> None:
         pids = _tree(self.process.pid)
@@ -755,7 +745,7 @@ def _rows(section: Section, ew: list[dict[str, float]], ms: list[dict[str, float
 
 
 def _serve(argv: list[str]) -> int:
-    """Run a LocalCloud with one stack deployed; on stdin ``map <function> <queue arn>`` starts a mapping."""
+    """Run a LocalCloud with one stack deployed until standard input closes."""
     parser = argparse.ArgumentParser(prog="python -m bench.ministack_peer serve")
     parser.add_argument("--assembly", required=True)
     parser.add_argument("--stack", required=True)
@@ -763,37 +753,13 @@ def _serve(argv: list[str]) -> int:
     parser.add_argument("--ttl", type=float, required=True)
     args = parser.parse_args(argv)
     from eventweave.local.cloud import LocalCloud
-    from eventweave.local.model import EventSourceMappingSpec
-    from eventweave.local.sources import SqsPoller
 
     cloud = LocalCloud(port=args.port, idle_ttl_seconds=args.ttl)
     cloud.start()
     try:
         stack = cloud.deploy(args.assembly, args.stack, stack_name=args.stack)
         print("READY " + json.dumps({"endpoint": cloud.endpoint, "outputs": stack.outputs}), flush=True)
-        for line in sys.stdin:
-            words = line.split()
-            if words[:1] == ["map"]:
-                spec = EventSourceMappingSpec(
-                    uuid=str(uuid.uuid4()),
-                    function_name=words[1],
-                    source_arn=words[2],
-                    batch_size=10,
-                    report_batch_item_failures=True,
-                )
-                assert cloud.lambdas is not None
-                # As LocalCloud.deploy starts a deployed mapping; the stack's runners stop with it.
-                poller = SqsPoller(
-                    spec,
-                    cloud.lambdas,
-                    endpoint_url=cloud.endpoint,
-                    region=cloud.region,
-                    log=cloud.log,
-                    journal=cloud.journal,
-                )
-                poller.start()
-                stack.runners.append(poller)
-                print("MAPPED", flush=True)
+        sys.stdin.read()  # the benchmark closes it to stop this process
     finally:
         cloud.stop()
     return 0
