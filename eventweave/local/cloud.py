@@ -474,12 +474,10 @@ class LocalCloud:
             runner = checkpoint  # paused and resumed: a stopped stream poller goes on from its shards' checkpoints
         else:
             stream = StreamPoller(spec, lambdas, **options)
-            shards = getattr(checkpoint, "_shards", None) if checkpoint is not None else None
-            if isinstance(shards, dict) and checkpoint is not None and checkpoint.spec.source_arn == spec.source_arn:
-                # A changed configuration needs a new poller, and StreamPoller has no public way to hand over its
-                # checkpoints: the new one takes the old one's shards (start() rewinds each to its checkpoint), so
-                # the mapping goes on where it stopped instead of at StartingPosition again, as on AWS.
-                stream._shards = dict(shards)
+            if checkpoint is not None and checkpoint.spec.source_arn == spec.source_arn:
+                # A changed configuration needs a new poller; it goes on from the old one's checkpoints instead of
+                # StartingPosition again, as an updated mapping does on AWS.
+                stream.take_over(checkpoint)
             runner = stream
         runner.start()
         return runner

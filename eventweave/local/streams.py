@@ -99,9 +99,9 @@ class _Shard:
     def finished(self) -> bool:
         return self.read_to_end and not self.outstanding
 
-    def rewind(self) -> None:
-        """Forget what is in memory: a new run reads again from the checkpoint."""
-        self.lanes = [_Lane() for _ in self.lanes]
+    def rewind(self, factor: int) -> None:
+        """Forget what is in memory: a new run (with ``factor`` lanes) reads again from the checkpoint."""
+        self.lanes = [_Lane() for _ in range(factor)]
         self.outstanding.clear()
         self.last_read = self.checkpoint
         self.iterator, self.positioned, self.ever_read, self.read_to_end = None, False, False, False
@@ -177,9 +177,32 @@ class StreamPoller(PollLoop):
             self._stop.clear()
             self._relist.clear()
             for shard in self._shards.values():
-                shard.rewind()
+                shard.rewind(self.factor)
                 shard.running = False
         self._spawn(self._supervise, f"{self.name}-shards")
+
+    def take_over(self, previous: StreamPoller) -> None:
+        """Go on where ``previous``, a stopped poller of the same stream (its mapping since updated), left off: each
+        shard from its checkpoint, not from ``StartingPosition`` again, as an updated mapping does on AWS. Call before
+        :meth:`start`; the ParallelizationFactor may differ.
+
+        Example::
+
+            old.stop()
+            new = StreamPoller(updated_mapping, lambda_service, endpoint_url=endpoint)
+            new.take_over(old)
+            new.start()
+        """
+        if previous.spec.source_arn != self.spec.source_arn:
+            raise ValueError(f"{self.name}: cannot take over {previous.name}, a poller of another stream")
+        with previous._cond:
+            if previous._started:
+                raise ValueError(f"{self.name}: {previous.name} is still running; stop it first")
+            shards = dict(previous._shards)
+        with self._cond:
+            if self._started:
+                raise ValueError(f"{self.name} is running already")
+            self._shards = shards
 
     def stop(self, *, wait: bool = True) -> None:
         """Stop polling. ``wait=False`` returns at once (a stack being destroyed): a batch in flight finishes without

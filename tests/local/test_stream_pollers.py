@@ -407,3 +407,113 @@ def test_a_parallelization_factor_outside_one_to_ten_is_refused(plane):
     mapping = EventSourceMappingSpec(uuid="m", function_name="f", source_arn=source.arn, parallelization_factor=11)
     with pytest.raises(ValueError, match="ParallelizationFactor 11"):
         StreamPoller(mapping, Handler(), endpoint_url=plane.endpoint)
+
+
+def _restart(first: StreamPoller, plane: DataPlane, source: Source, handler: Handler, how: str) -> StreamPoller:
+    if how == "same poller":
+        return first
+    second = poller_for(plane, source, handler, parallelization_factor=2)
+    if how == "take_over":
+        second.take_over(first)
+    else:  # what eventweave.local.cloud does today when a mapping is updated: hand the shard states over directly
+        second._shards = dict(first._shards)
+    return second
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("how", ["same poller", "take_over", "shards handed over"])
+def test_a_restarted_or_replacing_poller_goes_on_from_the_checkpoints(plane, running, kind, how):
+    source = Source(plane, kind)
+    a, b = source.keys_in_two_lanes(2)
+    handler = Handler()
+    source.put(a, "r1")
+    first = poller_for(plane, source, handler, starting_position="TRIM_HORIZON")
+    first.start()
+    handler.wait_for("r1")
+    wait_until(first.caught_up, timeout=WAIT, what="the first poller caught up")
+    first.stop()
+    source.put(a, "r2")
+    source.put(b, "r3")
+    second = running(_restart(first, plane, source, handler, how))
+    handler.wait_for("r2", "r3")
+    wait_until(second.caught_up, timeout=WAIT, what="the second poller caught up")
+    assert sorted(handler.delivered()) == ["r1", "r2", "r3"]  # r1 not again: it was checkpointed
+    assert second.checkpoints() == {next(iter(second.checkpoints())): handler.sequences["r3"]}
+
+
+def test_take_over_refuses_a_running_poller_or_another_stream(plane, running):
+    source, other = Source(plane, "kinesis"), Source(plane, "kinesis")
+    first = running(poller_for(plane, source, Handler()))
+    with pytest.raises(ValueError, match="still running"):
+        poller_for(plane, source, Handler()).take_over(first)
+    with pytest.raises(ValueError, match="another stream"):
+        poller_for(plane, other, Handler()).take_over(first)
+
+
+@pytest.fixture
+def kinesis_routes_to_open_shards(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Call it after resharding: moto routes a record to the first shard whose hash range holds its key, closed ones
+    included (a split parent would get every later record); Kinesis writes only to open shards. Explicit hash keys
+    only."""
+
+    def enable() -> None:
+        from moto.kinesis.models import Stream
+
+        def route(stream: Any, partition_key: str, explicit_hash_key: str) -> Any:
+            key = int(explicit_hash_key)
+            return next(s for s in stream.shards.values() if s.is_open and s.starting_hash <= key <= s.ending_hash)
+
+        monkeypatch.setattr(Stream, "get_shard_for_key", route)
+
+    return enable
+
+
+def test_after_a_split_the_children_are_read_once_the_parent_is_done_and_the_parent_stops(
+    plane, running, monkeypatch, kinesis_routes_to_open_shards
+):
+    import eventweave.local.streams as streams
+
+    monkeypatch.setattr(streams, "_SHARD_LIST_SECONDS", 0.2)  # list often: the children appear while r1 runs
+    source = Source(plane, "kinesis")
+    parent_done = threading.Event()
+    release = threading.Event()
+    order: list[tuple[str, bool]] = []
+
+    def react(labels: list[str]) -> None:
+        order.extend((label, parent_done.is_set()) for label in labels)
+        if "r1" in labels:
+            release.wait(WAIT)
+            parent_done.set()
+
+    handler = Handler(react)
+    source.put("p", "r1", hash_key=1)
+    poller = running(poller_for(plane, source, handler))
+    try:
+        handler.wait_for("r1")
+        parent = "shardId-000000000000"
+        source.kinesis.split_shard(StreamName=source.name, ShardToSplit=parent, NewStartingHashKey=str(2**127))
+        kinesis_routes_to_open_shards()
+        source.put("p", "r2", hash_key=2**127 + 5)  # the second child
+        children = wait_until(
+            lambda: [s for s in poller.checkpoints() if s != parent] or None, timeout=WAIT, what="the children"
+        )
+        assert len(children) == 2
+        # The parent's reader ends once its closed shard is read to the end (its lane still runs r1): by then the
+        # children, listed in the same listing, are waiting for it, and not read while r1 is in flight.
+        reader = f"{poller.name}:{parent}-reader"
+        wait_until(lambda: all(t.name != reader for t in threading.enumerate()), timeout=WAIT, what="parent read")
+        assert {line for line in poller.busy() if "not read yet" in line} == {
+            f"shard {child} not read yet" for child in children
+        }
+    finally:
+        release.set()
+    handler.wait_for("r1", "r2")
+    wait_until(poller.caught_up, timeout=WAIT, what="the poller caught up")
+    assert order == [("r1", False), ("r2", True)]
+    prefix = f"{poller.name}:{parent}-"
+    wait_until(
+        lambda: not any(t.name.startswith(prefix) for t in threading.enumerate()),
+        timeout=WAIT,
+        what="the parent's reader and lane to stop",
+    )
+    assert any(t.name.startswith(f"{poller.name}:{children[0]}-") for t in threading.enumerate())

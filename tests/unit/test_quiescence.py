@@ -66,7 +66,6 @@ def test_a_stream_poller_that_is_not_caught_up_is_busy():
     assert busy(_cloud(stacks={"S": stack})) == []
 
 
-
 def test_an_invocation_during_the_settle_period_restarts_it():
     cloud = _cloud()
 
